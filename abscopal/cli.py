@@ -1,0 +1,92 @@
+"""The command line: ``abscopal run | params | validate``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_experiment, parameter_table
+
+
+def _experiment(args):
+    return load_experiment(args.config, args.set or [])
+
+
+def cmd_run(args) -> int:
+    from .runner import run
+
+    exp = _experiment(args)
+    out = Path(args.out or Path("results") / exp.name)
+    quiet = args.quiet or not sys.stderr.isatty()
+    log = None if quiet else (lambda line: print(line, file=sys.stderr))
+    res = run(exp, replicates=args.replicates, seed=args.seed, workers=args.workers, out=out, log=log)
+    print(f"{exp.name}: {len(res.runs_ok)} runs ok, {len(res.failed)} failed "
+          f"in {res.manifest['wall_s']:.0f} s; change in live tumour cells from day of ablation "
+          f"to day {res.manifest['settings']['readout_day']:g}:")
+    table = res.outcome_table()
+    if len(table):
+        print(table.to_string())
+    for run_ in res.failed:
+        print(f"FAILED {run_['arm']} r{run_['replicate']}: {run_['error']}")
+    print(f"wrote {out}/manifest.json, {out}/runs/ ({len(res.runs_ok)} files), {out}/summary.parquet, "
+          f"{out}/figures/tumour_burden.png")
+    return 1 if res.failed else 0
+
+
+def cmd_params(args) -> int:
+    rows = parameter_table()
+    if args.format == "tsv":
+        print("\t".join(rows[0]))
+        for r in rows:
+            print("\t".join(r.values()))
+        return 0
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in ("key", "unit", "default", "range", "source")}
+    print("  ".join(k.ljust(w) for k, w in widths.items()) + "  meaning")
+    for r in rows:
+        print("  ".join(r[k].ljust(w) for k, w in widths.items()) + "  " + r["meaning"])
+    return 0
+
+
+def cmd_validate(args) -> int:
+    exp = _experiment(args)
+    s = exp.settings
+    print(f"{args.config}: valid. {len(exp.arms)} arms ({', '.join(exp.arms)}), days {s['start_day']:g} to "
+          f"{s['end_day']:g}, readout day {s['readout_day']:g}, {s['replicates']} replicates, seed {s['seed']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="abscopal", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def config_args(p):
+        p.add_argument("config", help="experiment config (TOML)")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config key, e.g. immune.kill_probability=0.2 (repeatable)")
+
+    p = sub.add_parser("run", help="run an experiment")
+    config_args(p)
+    p.add_argument("--out", help="output folder (default results/<experiment name>)")
+    p.add_argument("--seed", type=int, help="override experiment.seed")
+    p.add_argument("--replicates", type=int, help="override experiment.replicates")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("params", help="every parameter: key, unit, default, allowed range, source")
+    p.add_argument("--format", choices=("table", "tsv"), default="table")
+    p.set_defaults(fn=cmd_params)
+    p = sub.add_parser("validate", help="check a config without running it")
+    config_args(p)
+    p.set_defaults(fn=cmd_validate)
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as e:
+        print(f"abscopal: config error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,492 @@
+"""The experiment schema: every parameter with its unit, default, allowed range and source.
+
+An experiment config (TOML) has a base parameter set and named ``arms``. Each arm is a set of
+overrides of the base (any section below) plus the treatments it gives (``ablation``,
+``drugs.<drug>``, ``resection``, ``metastases.<name>``). Every key is checked against this schema:
+an unknown key fails with the list of valid ones, a value out of range names the key, the value and
+what is allowed. Sources are keys of ``seeds/bibliography.toml``; "assumption" marks a value that no
+published number pins down (the text says why it was chosen).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config key or value is wrong; the message names the key, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: default, unit, allowed range (inclusive) or choices, source, meaning."""
+
+    default: Any
+    unit: str
+    doc: str
+    source: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    def check(self, key: str, value: Any) -> Any:
+        """Return ``value`` coerced to the default's type, or raise ConfigError naming ``key``."""
+        kind = type(self.default)
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{key} = {value!r}: expected true or false")
+            return value
+        if kind is str:
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise ConfigError(f"{key} = {value!r}: expected one of {list(self.choices or ['a string'])}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} = {value!r}: expected a number in {self.range_text()} {self.unit}")
+        if kind is int and (not float(value).is_integer()):
+            raise ConfigError(f"{key} = {value!r}: expected a whole number in {self.range_text()}")
+        value = kind(value)
+        if not math.isfinite(value) or (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            raise ConfigError(f"{key} = {value!r}: expected a value in {self.range_text()} {self.unit}")
+        return value
+
+    def range_text(self) -> str:
+        if self.choices:
+            return "{" + ", ".join(self.choices) + "}"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"[{low}, {high}]"
+
+
+P = Param
+DRUGS = ("anti_pd1", "anti_pd_l1", "anti_ctla4")
+MODALITIES = ("cryo", "heat", "radiotherapy")
+
+#: Sections that hold exactly one table of parameters.
+SECTIONS: dict[str, dict[str, Param]] = {
+    "experiment": {
+        "name": P("experiment", "", "name used in output files", "-"),
+        "description": P("", "", "one line on what the experiment asks", "-"),
+        "start_day": P(-14.0, "day", "first simulated day; day 0 is the reference day (the ablation)", "-", -365, 0),
+        "end_day": P(60.0, "day", "last simulated day", "-", 0, 3650),
+        "readout_day": P(60.0, "day", "day of the summary readout (change from day 0)", "-", 0, 3650),
+        "replicates": P(5, "runs", "replicates per arm", "-", 1, 100000),
+        "seed": P(1, "", "root seed of the experiment (numpy SeedSequence entropy)", "-", 0, 2**63 - 1),
+        "time_step_h": P(6.0, "h", "internal time step; must divide 24 h (numerical, not biological)", "-", 0.25, 24),
+    },
+    "tumour": {
+        "cell_diameter_um": P(20.0, "µm", "diameter of one lattice site = one tumour cell", "milo2015", 5, 50),
+        "growth_rate_per_day": P(0.4, "1/day", "division rate of a tumour cell with room to divide (CT26)", "kosinsky2018", 0, 5),
+        "spontaneous_death_per_day": P(0.01, "1/day", "spontaneous (apoptotic) tumour-cell death", "kosinsky2018", 0, 1),
+        "proliferative_rim_um": P(160.0, "µm", "depth from the lesion edge within which cells can divide (pushing)", "thomlinson1955", 20, 2000),
+        "antigenicity_mean": P(1.0, "-", "mean recognisability of a tumour cell by primed T cells (neoantigen load), relative", "assumption", 0, 10),
+        "antigenicity_cv": P(0.3, "-", "coefficient of variation of antigenicity between cells (lognormal), inherited by daughters", "assumption", 0, 3),
+        "pd_l1_baseline": P(1.0, "relative", "constitutive PD-L1 level of a tumour cell", "assumption", 0, 100),
+        "pd_l1_max_fold": P(6.0, "fold", "maximal PD-L1 increase induced by IFN-γ", "qspio_tnbc", 1, 100),
+        "pd_l1_upregulation_per_day": P(1.0, "1/day", "rate at which PD-L1 approaches its IFN-γ-driven level", "kosinsky2018", 0.01, 50),
+        "ifn_gamma_half_saturation_per_mm2": P(12.0, "effector-equivalents/mm²", "IFN-γ giving half-maximal PD-L1 induction (Kosinsky's 478 effectors over a 7 mm lesion)", "kosinsky2018", 1e-3, 1e4),
+    },
+    "release": {
+        "necrotic_antigen_per_cell": P(1.0, "cell-equivalents", "intact antigen released by one necrotic cell (1 = one cell's content)", "assumption", 0, 10),
+        "apoptotic_antigen_per_cell": P(0.3, "cell-equivalents", "antigen released by one apoptotic cell: less, mostly contained in apoptotic bodies", "assumption", 0, 10),
+        "necrotic_damp_per_cell": P(1.0, "relative", "DAMPs (HMGB1, ATP, calreticulin) released per necrotic cell", "assumption", 0, 10),
+        "apoptotic_damp_per_cell": P(0.05, "relative", "DAMPs released per apoptotic cell (few: tolerogenic)", "assumption", 0, 10),
+        "antigen_quality_cryo": P(1.0, "-", "intact fraction of antigen released by cryoablation", "assumption", 0, 1),
+        "antigen_quality_heat": P(0.6, "-", "intact fraction of antigen released by heat (denaturation; a hypothesis, SCIENCE.md)", "assumption", 0, 1),
+        "antigen_quality_radiotherapy": P(1.0, "-", "intact fraction of antigen released by radiotherapy", "assumption", 0, 1),
+        "damp_yield_cryo": P(1.0, "-", "DAMP yield factor of cryoablation deaths", "assumption", 0, 10),
+        "damp_yield_heat": P(0.7, "-", "DAMP yield factor of heat-ablation deaths (proteins denatured)", "assumption", 0, 10),
+        "damp_yield_radiotherapy": P(0.8, "-", "DAMP yield factor of radiation deaths (immunogenic cell death)", "assumption", 0, 10),
+        "antigen_decay_per_day": P(2.0, "1/day", "degradation of extracellular antigen", "qspio_tnbc", 0, 100),
+        "damp_decay_per_day": P(4.0, "1/day", "degradation of DAMPs (ATP and HMGB1 are short-lived)", "assumption", 0, 100),
+        "diffusion_um2_per_s": P(10.0, "µm²/s", "diffusion coefficient of antigen and DAMPs in tumour interstitium", "pluen2001", 0, 1000),
+        "dead_cell_clearance_per_day": P(0.1, "1/day", "clearance of dead cells (they occupy space until cleared)", "qspio_tnbc", 0, 10),
+        "field_resolution_um": P(160.0, "µm", "grid spacing of the antigen, DAMP and IFN-γ fields (numerical)", "-", 20, 1000),
+    },
+    "dendritic_cells": {
+        "loading_per_day_max": P(200.0, "DCs/day", "maximal rate at which a lesion's DCs take up antigen and become loaded", "assumption", 0, 1e6),
+        "antigen_half_saturation": P(2000.0, "cell-equivalents", "lesion antigen giving half-maximal DC loading", "assumption", 1e-3, 1e9),
+        "maturation_per_day": P(1.5, "1/day", "maturation of loaded DCs when DAMPs are saturating", "qspio_tnbc", 0, 50),
+        "damp_half_saturation": P(0.05, "relative/site", "antigen-weighted DAMP level giving half-maximal maturation", "assumption", 1e-6, 100),
+        "damp_hill": P(2.0, "-", "Hill coefficient of DAMP-driven maturation", "assumption", 0.5, 8),
+        "mature_migration_per_day": P(4.0, "1/day", "migration of mature DCs to the tumour-draining lymph node", "qspio_tnbc", 0, 50),
+        "immature_migration_per_day": P(0.4, "1/day", "steady-state (tolerogenic) migration of loaded immature DCs", "assumption", 0, 50),
+        "immature_death_per_day": P(0.01, "1/day", "death of immature DCs in the lesion", "qspio_tnbc", 0, 10),
+        "mature_death_per_day": P(0.02, "1/day", "death of mature DCs in the lesion", "qspio_tnbc", 0, 10),
+        "lymph_node_death_per_day": P(0.4, "1/day", "death of DCs that have reached the lymph node (2-3 day lifespan)", "kamath2002", 0, 10),
+    },
+    "lymph_node": {
+        "naive_precursors": P(150.0, "cells", "tumour-antigen-specific naive CD8 precursors per epitope (100-200 per mouse)", "blattman2002", 0, 1e6),
+        "activation_per_day_max": P(23.0, "1/day", "maximal activation rate of a naive CD8 cell by mature DCs", "qspio_tnbc", 0, 1000),
+        "mature_dc_half_saturation": P(500.0, "DCs", "mature DCs in the node giving half-maximal activation", "assumption", 1e-3, 1e7),
+        "divisions": P(16, "generations", "clonal divisions after activation (2 + 11 with IL-2 + 3 with co-stimulation)", "qspio_tnbc", 1, 30),
+        "proliferation_per_day": P(3.0, "1/day", "division rate of primed T cells (6 h cycle)", "kosinsky2018", 0.1, 20),
+        "ctla4_priming_inhibition": P(0.6, "-", "fraction of priming blocked by CTLA-4 without blockade", "assumption", 0, 1),
+        "treg_half_suppression": P(1.0, "relative", "lymph-node Treg level (1 = baseline) halving priming", "assumption", 1e-3, 100),
+        "treg_tolerogenic_expansion": P(2.0, "fold", "extra Treg level induced by tolerogenic (immature) DCs at saturation", "assumption", 0, 100),
+        "tolerogenic_dc_half_saturation": P(50.0, "DCs", "tolerogenic DCs in the node giving half the Treg expansion", "assumption", 1e-3, 1e7),
+        "treg_turnover_per_day": P(0.1, "1/day", "rate at which the Treg level relaxes to its target", "assumption", 1e-3, 10),
+        "treg_depletion_per_day_max": P(0.5, "1/day", "Treg depletion by fully occupying anti-CTLA-4 (ADCC)", "simpson2013", 0, 10),
+        "memory_fraction": P(0.05, "-", "fraction of contracting effectors that become memory cells", "kaech2012", 0, 1),
+    },
+    "trafficking": {
+        "influx_max_per_mm2_per_day": P(50.0, "cells/mm²/day", "maximal effector influx per mm² of lesion: with a 10-day lifespan it caps infiltration at about 500 CD8/mm², a highly infiltrated tumour (Kosinsky 2018's saturable influx; densities from Galon 2006)", "galon2006", 0, 1e5),
+        "effector_half_saturation": P(2e5, "cells", "effectors flowing through a lesion (blood-flow share x blood pool) giving half-maximal influx", "assumption", 1e-3, 1e12),
+        "blood_effector_elimination_per_day": P(0.2, "1/day", "elimination of primed effectors from the circulation", "kosinsky2018", 0, 10),
+        "edge_entry_fraction": P(0.5, "-", "fraction of entering T cells that enter at the lesion edge (rest: vessels inside)", "assumption", 0, 1),
+    },
+    "immune": {
+        "kill_probability": P(0.3, "-", "probability that an engagement of an antigen-bearing cell kills it (no inhibition)", "kather2017", 0, 1),
+        "engagement_time_h": P(6.0, "h", "time an effector spends per kill attempt", "kather2017", 0.1, 240),
+        "kill_budget": P(5, "kills", "kills before an effector is exhausted", "kather2017", 1, 1000),
+        "lifespan_days_mean": P(10.0, "days", "mean lifespan of an effector in the lesion", "spqsp_io", 0.1, 1000),
+        "lifespan_days_sd": P(1.5, "days", "standard deviation of that lifespan", "spqsp_io", 0, 100),
+        "speed_um_per_min": P(5.0, "µm/min", "T-cell migration speed in tissue (1-10 µm/min by intravital imaging)", "physicell_immune", 0, 100),
+        "persistence_min": P(10.0, "min", "persistence time of T-cell motion (random motility = speed² x persistence / 2)", "physicell_immune", 0.01, 1000),
+        "chemotaxis_bias": P(0.05, "-", "fraction of T-cell speed directed up the gradient of live tumour cells (chemokines)", "assumption", 0, 1),
+        "pd1_inhibition_half_pd_l1": P(2.5, "relative", "PD-L1 level (x free PD-1 fraction) halving killing", "assumption", 1e-3, 1000),
+        "pd1_hill": P(2.0, "-", "Hill coefficient of PD-1 inhibition of killing", "qspio_tnbc", 0.5, 8),
+        "exhaustion_per_inhibited_engagement": P(0.3, "-", "probability that a fully PD-1-inhibited engagement exhausts the T cell", "assumption", 0, 1),
+        "ifn_gamma_decay_per_day": P(11.0, "1/day", "decay of IFN-γ", "qspio_tnbc", 0.1, 1000),
+        "ifn_gamma_diffusion_um2_per_s": P(20.0, "µm²/s", "diffusion of IFN-γ in tissue", "assumption", 0, 1000),
+        "exhausted_ifn_gamma_fraction": P(0.2, "-", "IFN-γ secretion of exhausted relative to active effectors", "assumption", 0, 1),
+    },
+    "suppressors": {
+        "mdsc_recruitment_per_day": P(1.2, "1/day", "MDSC recruitment into an inflamed lesion (x capacity x inflammation)", "qspio_tnbc", 0, 100),
+        "mdsc_death_per_day": P(0.015, "1/day", "MDSC death", "qspio_tnbc", 0, 10),
+        "mdsc_capacity": P(300.0, "cells", "MDSCs a fully inflamed lesion fills up to", "assumption", 0, 1e6),
+        "treg_recruitment_per_day": P(30.0, "cells/day", "Treg recruitment into a fully inflamed lesion at baseline blood Tregs", "assumption", 0, 1e6),
+        "treg_death_per_day": P(0.2, "1/day", "Treg loss in the lesion", "assumption", 0, 10),
+        "inflammation_half_effectors": P(200.0, "cells", "effectors in a lesion giving half-maximal inflammation", "assumption", 1e-3, 1e7),
+        "suppression_half_cells": P(2000.0, "cells", "Tregs + MDSCs in a lesion halving killing", "assumption", 1e-3, 1e7),
+    },
+}
+
+#: Sections that hold named tables, each with the same parameters (``lesions.index``, ``drugs.anti_pd1``).
+NAMED_SECTIONS: dict[str, dict[str, Param]] = {
+    "lesions": {
+        "diameter_mm": P(7.0, "mm", "diameter at the first simulated day", "-", 0.1, 100),
+        "domain_mm": P(16.0, "mm", "side of the square tissue domain the lesion can grow into", "-", 1, 200),
+        "blood_flow_share": P(0.05, "-", "share of the circulation passing the lesion", "kosinsky2018", 0, 1),
+        "recruitment_capacity": P(1.0, "-", "T-cell infiltration capacity, relative (drives individual variability)", "kosinsky2018", 0, 100),
+    },
+    "pharmacology": {
+        "kd_nm": P(2.6, "nM", "dissociation constant of antibody and target", "qspio_tnbc", 1e-4, 1e5),
+        "half_life_days": P(0.93, "days", "elimination half-life of the antibody (tumour-bearing mice: anti-PD-1 0.93, anti-PD-L1 1.95 days; patients: 2-3 weeks)", "mouse_pd1_pk2020", 0.01, 365),
+        "volume_l_per_kg": P(0.08, "L/kg", "volume of distribution of an IgG (central + peripheral, 5.9 L in a 70 kg patient)", "dirks2010", 1e-3, 10),
+        "molecular_weight_kda": P(146.0, "kDa", "molecular weight of an IgG", "assumption", 1, 1000),
+    },
+    "drugs": {
+        "dose_mg_per_kg": P(10.0, "mg/kg", "dose per administration", "-", 0, 1000),
+        "start_day": P(0.0, "day", "day of the first dose (relative to day 0)", "-", -3650, 3650),
+        "interval_days": P(3.0, "days", "days between doses", "-", 0.01, 3650),
+        "doses": P(4, "doses", "number of doses", "-", 1, 1000),
+    },
+    "metastases": {
+        "day": P(14.0, "day", "day the new metastasis is seeded", "-", -3650, 3650),
+        "diameter_mm": P(1.0, "mm", "diameter when seeded", "-", 0.05, 100),
+        "domain_mm": P(16.0, "mm", "side of its tissue domain", "-", 1, 200),
+        "blood_flow_share": P(0.05, "-", "its share of the circulation", "-", 0, 1),
+        "recruitment_capacity": P(1.0, "-", "its T-cell infiltration capacity, relative", "kosinsky2018", 0, 100),
+    },
+}
+
+#: Treatments that are single tables: an ablation (one modality) and a resection.
+ABLATION: dict[str, Param] = {
+    "modality": P("cryo", "", "cryo, heat or radiotherapy", "-", choices=MODALITIES),
+    "lesion": P("index", "", "name of the treated lesion", "-"),
+    "day": P(0.0, "day", "day of the procedure (first fraction for radiotherapy)", "-", -3650, 3650),
+    "margin_mm": P(5.0, "mm", "zone edge beyond the lesion edge; negative leaves a rim of tumour (incomplete ablation)", "aarts2019", -50, 50),
+    "probe_offset_mm": P(0.0, "mm", "probe or beam centre offset from the lesion centre (along x)", "-", -50, 50),
+    # cryo
+    "probe_temperature_c": P(-140.0, "°C", "probe temperature", "littrup2009", -196, -20),
+    "probe_radius_mm": P(1.0, "mm", "radius of the probe's cold surface", "littrup2009", 0.05, 10),
+    "freeze_rate_c_per_min": P(50.0, "°C/min", "freezing rate (fast freezing is more lethal and immunogenic)", "sabel2010", 0.1, 1000),
+    "freeze_thaw_cycles": P(2, "cycles", "freeze-thaw cycles", "gage1998", 1, 5),
+    # heat
+    "peak_temperature_c": P(90.0, "°C", "tissue temperature at the applicator", "-", 46, 150),
+    # radiotherapy
+    "dose_per_fraction_gy": P(8.0, "Gy", "dose per fraction", "dovedi2014", 0, 100),
+    "fractions": P(3, "fractions", "number of fractions", "dovedi2014", 1, 60),
+    "fraction_interval_days": P(1.0, "days", "days between fractions", "dovedi2014", 0.01, 30),
+}
+MODALITY_KEYS = {
+    "cryo": ("probe_temperature_c", "probe_radius_mm", "freeze_rate_c_per_min", "freeze_thaw_cycles"),
+    "heat": ("peak_temperature_c",),
+    "radiotherapy": ("dose_per_fraction_gy", "fractions", "fraction_interval_days"),
+}
+
+#: The physics of each modality that is not a setting of the procedure (overridable like any section).
+SECTIONS["cryoablation"] = {
+    "lethal_temperature_fast_c": P(-20.0, "°C", "lethal isotherm when freezing fast", "aarts2019", -80, 0),
+    "lethal_temperature_slow_c": P(-40.0, "°C", "lethal isotherm when freezing slowly", "gage1998", -80, 0),
+    "fast_freeze_c_per_min": P(50.0, "°C/min", "freezing rate at and above which freezing counts as fast", "gage1998", 0.1, 1000),
+    "slow_freeze_c_per_min": P(5.0, "°C/min", "freezing rate at and below which freezing counts as slow", "gage1998", 0.01, 1000),
+    "rim_death_max": P(0.5, "-", "per-cycle death probability at the lethal isotherm's warm side", "assumption", 0, 1),
+    "rim_apoptosis_fraction": P(0.7, "-", "apoptotic share of deaths between the lethal isotherm and 0 °C (no published split)", "assumption", 0, 1),
+    "lethal_zone_necrosis_fraction_slow": P(0.5, "-", "necrotic share in the lethal zone after slow freezing (1 when fast)", "assumption", 0, 1),
+}
+SECTIONS["heat_ablation"] = {
+    "necrosis_temperature_c": P(55.0, "°C", "coagulative necrosis above this temperature", "rfa_review", 42, 100),
+    "sublethal_temperature_c": P(45.0, "°C", "no heat death below this temperature", "rfa_review", 37, 100),
+    "body_temperature_c": P(37.0, "°C", "body temperature", "-", 30, 42),
+    "rim_death_max": P(0.5, "-", "death probability just below the necrosis temperature", "assumption", 0, 1),
+    "rim_apoptosis_fraction": P(0.8, "-", "apoptotic share of sublethal-zone deaths", "assumption", 0, 1),
+}
+SECTIONS["radiotherapy"] = {
+    "alpha_per_gy": P(0.3, "1/Gy", "linear-quadratic alpha", "vanleeuwen2018", 0, 5),
+    "beta_per_gy2": P(0.03, "1/Gy²", "linear-quadratic beta (alpha/beta = 10 Gy)", "vanleeuwen2018", 0, 5),
+    "penumbra_mm": P(1.0, "mm", "dose fall-off width outside the field edge", "assumption", 0, 50),
+    "necrosis_fraction": P(0.3, "-", "necrotic share of radiation deaths", "assumption", 0, 1),
+}
+RESECTION: dict[str, Param] = {
+    "lesion": P("index", "", "name of the resected lesion", "-"),
+    "day": P(30.0, "day", "day of surgery", "-", -3650, 3650),
+}
+
+#: Defaults of the base lesions and the pharmacology of each drug.
+DEFAULT_LESIONS = {
+    "index": {"diameter_mm": 7.0, "blood_flow_share": 0.05},
+    "distant": {"diameter_mm": 7.0, "blood_flow_share": 0.05},
+}
+DEFAULT_PHARMACOLOGY = {
+    "anti_pd1": {"kd_nm": 2.6},  # nivolumab:PD-1
+    "anti_pd_l1": {"kd_nm": 0.4, "half_life_days": 1.95},  # atezolizumab:PD-L1
+    "anti_ctla4": {"kd_nm": 18.2},  # ipilimumab:CTLA-4
+}
+ARM_ONLY = ("ablation", "drugs", "resection", "metastases")
+TOP_LEVEL = ("experiment", "arms", *SECTIONS, *NAMED_SECTIONS, "ablation", "resection")
+
+
+def _check_table(prefix: str, table: Any, schema: dict[str, Param]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{prefix} = {table!r}: expected a table with keys {sorted(schema)}")
+    out = {}
+    for key, value in table.items():
+        if key not in schema:
+            raise ConfigError(f"unknown key {prefix}.{key}; valid keys: {', '.join(sorted(schema))}")
+        out[key] = schema[key].check(f"{prefix}.{key}", value)
+    return out
+
+
+def _check_section(prefix: str, name: str, value: Any) -> Any:
+    """Check one section (``prefix`` names where it is) and return it with typed values."""
+    if name in SECTIONS:
+        return _check_table(f"{prefix}{name}", value, SECTIONS[name])
+    if name in NAMED_SECTIONS:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{prefix}{name} = {value!r}: expected tables like [{prefix}{name}.NAME]")
+        if name in ("pharmacology", "drugs"):
+            for drug in value:
+                if drug not in DRUGS:
+                    raise ConfigError(f"unknown drug {prefix}{name}.{drug}; valid drugs: {', '.join(DRUGS)}")
+        return {k: _check_table(f"{prefix}{name}.{k}", v, NAMED_SECTIONS[name]) for k, v in value.items()}
+    if name == "ablation":
+        table = _check_table(f"{prefix}ablation", value, ABLATION)
+        modality = table.get("modality", ABLATION["modality"].default)
+        for other, keys in MODALITY_KEYS.items():
+            for key in keys:
+                if other != modality and key in table:
+                    raise ConfigError(f"{prefix}ablation.{key} applies to modality {other!r}, not {modality!r}")
+        return table
+    if name == "resection":
+        return _check_table(f"{prefix}resection", value, RESECTION)
+    raise ConfigError(f"unknown section {prefix}{name}; valid sections: {', '.join(sorted(TOP_LEVEL))}")
+
+
+def defaults() -> dict[str, Any]:
+    """The base parameter set with every default filled in."""
+    base = {name: {k: p.default for k, p in params.items()} for name, params in SECTIONS.items()}
+    lesion = {k: p.default for k, p in NAMED_SECTIONS["lesions"].items()}
+    base["lesions"] = {n: {**lesion, **v} for n, v in DEFAULT_LESIONS.items()}
+    pk = {k: p.default for k, p in NAMED_SECTIONS["pharmacology"].items()}
+    base["pharmacology"] = {n: {**pk, **v} for n, v in DEFAULT_PHARMACOLOGY.items()}
+    return base
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """A copy of ``base`` with ``override`` merged in, table by table."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _fill_named(params: dict[str, Any]) -> None:
+    """Fill defaults inside named tables and treatments that a config only partly gives."""
+    lesion = {k: p.default for k, p in NAMED_SECTIONS["lesions"].items()}
+    params["lesions"] = {n: {**lesion, **v} for n, v in params["lesions"].items()}
+    for section in ("drugs", "metastases"):
+        if section in params:
+            fill = {k: p.default for k, p in NAMED_SECTIONS[section].items()}
+            params[section] = {n: {**fill, **v} for n, v in params[section].items()}
+    if "ablation" in params:
+        modality = params["ablation"].get("modality", "cryo")
+        own = {"modality", "lesion", "day", "margin_mm", "probe_offset_mm", *MODALITY_KEYS[modality]}
+        params["ablation"] = {k: params["ablation"].get(k, ABLATION[k].default) for k in ABLATION if k in own}
+    if "resection" in params:
+        params["resection"] = {k: params["resection"].get(k, p.default) for k, p in RESECTION.items()}
+
+
+@dataclass
+class Experiment:
+    """A validated experiment: the experiment settings and each arm's fully resolved parameters."""
+
+    settings: dict[str, Any]
+    arms: dict[str, dict[str, Any]]
+    source: dict[str, Any]  # the config as given (after --set), for the manifest and for sweeps
+
+    @property
+    def name(self) -> str:
+        return self.settings["name"]
+
+
+def resolve(config: dict[str, Any]) -> Experiment:
+    """Validate a config dict and resolve every arm against the defaults; raise ConfigError."""
+    config = copy.deepcopy(config)
+    for name in config:
+        if name not in TOP_LEVEL:
+            raise ConfigError(f"unknown section {name}; valid sections: {', '.join(sorted(TOP_LEVEL))}")
+    settings = {k: p.default for k, p in SECTIONS["experiment"].items()}
+    settings.update(_check_section("", "experiment", config.get("experiment", {})))
+    base = {k: _check_section("", k, v) for k, v in config.items() if k not in ("experiment", "arms")}
+    arms_given = config.get("arms", {"control": {}})
+    if not isinstance(arms_given, dict) or not arms_given:
+        raise ConfigError("arms: expected at least one table [arms.NAME]")
+    arms = {}
+    for arm, overrides in arms_given.items():
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"arms.{arm} = {overrides!r}: expected a table of overrides and treatments")
+        if "experiment" in overrides:
+            raise ConfigError(f"arms.{arm}.experiment: experiment settings are shared by all arms")
+        checked = {k: _check_section(f"arms.{arm}.", k, v) for k, v in overrides.items()}
+        params = deep_merge(deep_merge(defaults(), base), checked)
+        _fill_named(params)
+        _check_consistency(f"arms.{arm}", params, settings)
+        arms[arm] = params
+    _check_settings(settings)
+    return Experiment(settings=settings, arms=arms, source=config)
+
+
+def _check_settings(s: dict[str, Any]) -> None:
+    if not s["start_day"] < s["end_day"]:
+        raise ConfigError(f"experiment.end_day = {s['end_day']}: expected after start_day = {s['start_day']}")
+    if not s["start_day"] <= s["readout_day"] <= s["end_day"]:
+        raise ConfigError(
+            f"experiment.readout_day = {s['readout_day']}: expected within [{s['start_day']}, {s['end_day']}]"
+        )
+    steps = 24.0 / s["time_step_h"]
+    if abs(steps - round(steps)) > 1e-9:
+        raise ConfigError(f"experiment.time_step_h = {s['time_step_h']}: expected a divisor of 24 h (1, 2, 3, 4, 6, ...)")
+    if not float(s["start_day"]).is_integer():
+        raise ConfigError(f"experiment.start_day = {s['start_day']}: expected a whole day")
+
+
+def _check_consistency(prefix: str, params: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Cross-key checks: lesions named by treatments exist, procedures fall on whole simulated days."""
+    lesions = set(params["lesions"])
+    for name, met in params.get("metastases", {}).items():
+        if name in lesions:
+            raise ConfigError(f"{prefix}.metastases.{name}: a lesion of that name exists already")
+        _whole_day(f"{prefix}.metastases.{name}.day", met["day"], settings)
+        if met["diameter_mm"] >= met["domain_mm"]:
+            raise ConfigError(f"{prefix}.metastases.{name}.diameter_mm = {met['diameter_mm']}: expected below domain_mm")
+    known = lesions | set(params.get("metastases", {}))
+    for kind in ("ablation", "resection"):
+        if kind in params:
+            if params[kind]["lesion"] not in known:
+                raise ConfigError(
+                    f"{prefix}.{kind}.lesion = {params[kind]['lesion']!r}: expected one of {sorted(known)}"
+                )
+            _whole_day(f"{prefix}.{kind}.day", params[kind]["day"], settings)
+    for name, lesion in params["lesions"].items():
+        if lesion["diameter_mm"] >= lesion["domain_mm"]:
+            raise ConfigError(f"{prefix}.lesions.{name}.diameter_mm = {lesion['diameter_mm']}: expected below domain_mm")
+    for drug in params.get("drugs", {}):
+        if drug not in params["pharmacology"]:
+            raise ConfigError(f"{prefix}.drugs.{drug}: no pharmacology for it")
+    cryo = params["cryoablation"]
+    if cryo["slow_freeze_c_per_min"] >= cryo["fast_freeze_c_per_min"]:
+        raise ConfigError(
+            f"{prefix}.cryoablation.slow_freeze_c_per_min = {cryo['slow_freeze_c_per_min']}: expected below "
+            f"fast_freeze_c_per_min = {cryo['fast_freeze_c_per_min']}"
+        )
+
+
+def _whole_day(key: str, day: float, settings: dict[str, Any]) -> None:
+    if not float(day).is_integer():
+        raise ConfigError(f"{key} = {day}: procedures happen on whole days")
+    if not settings["start_day"] <= day <= settings["end_day"]:
+        raise ConfigError(f"{key} = {day}: expected within the simulated days [{settings['start_day']}, {settings['end_day']}]")
+
+
+def set_key(config: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c = value`` in a nested config dict in place (``--set`` and sweep axes)."""
+    parts = dotted.split(".")
+    if not all(parts):
+        raise ConfigError(f"--set {dotted}: expected a dotted key like immune.kill_probability")
+    node = config
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {part} is a value, not a table")
+    node[parts[-1]] = value
+
+
+def parse_value(text: str) -> Any:
+    """Parse the value of ``--set key=value`` as TOML (numbers, booleans, strings, lists)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def load_config(path: str | Path, sets: list[str] = ()) -> dict[str, Any]:
+    """Read a TOML config and apply ``--set key=value`` overrides (unvalidated dict)."""
+    path = Path(path)
+    try:
+        config = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        set_key(config, key.strip(), parse_value(value.strip()))
+    return config
+
+
+def load_experiment(path: str | Path, sets: list[str] = ()) -> Experiment:
+    """Load, override and validate an experiment config."""
+    return resolve(load_config(path, sets))
+
+
+def parameter_table() -> list[dict[str, str]]:
+    """Every parameter: key, unit, default, allowed range, source and meaning (``abscopal params``)."""
+    rows = []
+
+    def add(prefix: str, params: dict[str, Param]) -> None:
+        for key, p in params.items():
+            rows.append(
+                {"key": f"{prefix}{key}", "unit": p.unit, "default": repr(p.default), "range": p.range_text(),
+                 "source": p.source, "meaning": p.doc}
+            )
+
+    for name, params in SECTIONS.items():
+        add(f"{name}.", params)
+    for name, params in NAMED_SECTIONS.items():
+        add(f"{name}.NAME.", params)
+    add("ablation.", ABLATION)
+    add("resection.", RESECTION)
+    return rows

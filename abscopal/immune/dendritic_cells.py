@@ -1,0 +1,42 @@
+"""Dendritic cells of one lesion: antigen uptake, DAMP-driven maturation, migration to the node.
+
+Loaded DCs stay immature (tolerogenic) unless the DAMPs where the antigen is are high; mature DCs
+migrate to the tumour-draining lymph node at 4 per day, immature ones slowly (QSP-IO TNBC rates).
+Counts, not agents: the lesion's DC pool is a compartment advanced exactly over each step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..odes import hill, linear_step
+
+
+class LesionDendriticCells:
+    """Antigen-loaded immature and mature DCs in a lesion (cells)."""
+
+    def __init__(self, p: dict):
+        self.p = p
+        self.immature = 0.0
+        self.mature = 0.0
+
+    def step(self, antigen: float, damp_at_antigen: float, dt: float) -> tuple[float, float]:
+        """Advance by dt days; returns (mature, tolerogenic) DCs that reached the node during the step.
+
+        antigen: the lesion's intact antigen (cell-equivalents); damp_at_antigen: antigen-weighted
+        DAMP level per lattice site.
+        """
+        p = self.p
+        loading = p["loading_per_day_max"] * antigen / (antigen + p["antigen_half_saturation"])
+        maturation = p["maturation_per_day"] * float(hill(damp_at_antigen, p["damp_half_saturation"], p["damp_hill"]))
+        k_imm, k_mat = p["immature_migration_per_day"], p["mature_migration_per_day"]
+        # x = [immature, mature, to node mature, to node tolerogenic]
+        a = np.array([
+            [-(maturation + k_imm + p["immature_death_per_day"]), 0, 0, 0],
+            [maturation, -(k_mat + p["mature_death_per_day"]), 0, 0],
+            [0, k_mat, 0, 0],
+            [k_imm, 0, 0, 0],
+        ])
+        x = linear_step(a, np.array([loading, 0, 0, 0]), np.array([self.immature, self.mature, 0, 0]), dt)
+        self.immature, self.mature = x[0], x[1]
+        return x[2], x[3]

@@ -1,0 +1,90 @@
+"""The tumour-draining lymph node and the blood: priming, clonal expansion, memory, Tregs.
+
+Mature DCs arriving from lesions activate antigen-specific naive CD8 cells (rate up to 23 per day,
+QSP-IO TNBC); CTLA-4 and Tregs limit it. An activated cell divides ``divisions`` times at
+``proliferation_per_day`` (a chain of generations, 2^divisions effectors each), then the effectors
+enter the blood, from which lesions recruit them and where they are eliminated at 0.2 per day
+(Kosinsky 2018); a fraction of those become memory cells. Memory is counted (a readout of
+protection); its recall on rechallenge is not modelled yet.
+Tolerogenic DCs raise the Treg level; anti-CTLA-4 depletes Tregs. All compartments are counts
+advanced exactly over each step, with the saturating coefficients taken at the step's midpoint.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..odes import hill, linear_step, relax
+
+
+class LymphNode:
+    """Counts of the systemic compartments (cells; Treg level relative to baseline)."""
+
+    def __init__(self, p: dict, blood_elimination_per_day: float):
+        self.p = p
+        self.elimination = blood_elimination_per_day
+        self.n = p["divisions"]
+        # x = [mature DCs, tolerogenic DCs, naive, memory, generations 0..n-1, blood effectors, Treg level,
+        #      activated (cumulative)]
+        self.x = np.zeros(7 + self.n)
+        self.x[2] = p["naive_precursors"]
+        self.x[5 + self.n] = 1.0
+
+    @property
+    def blood_effectors(self) -> float:
+        return float(self.x[4 + self.n])
+
+    @property
+    def treg_level(self) -> float:
+        return float(self.x[5 + self.n])
+
+    def step(self, mature_in: float, tolerogenic_in: float, recruited: float, occ_ctla4: float,
+             dc_death_per_day: float, dt: float) -> None:
+        """Advance by dt days.
+
+        mature_in, tolerogenic_in: DCs arriving during the step; recruited: effectors that left the
+        blood into lesions during the step; occ_ctla4: anti-CTLA-4 receptor occupancy (0-1).
+        """
+        p, n, x = self.p, self.n, self.x
+        blood, treg = 4 + n, 5 + n
+        priming = (1.0 - p["ctla4_priming_inhibition"] * (1.0 - occ_ctla4)) * (
+            p["treg_half_suppression"] / (p["treg_half_suppression"] + x[treg])
+        )
+        # the DCs present during the step: the mean of the start and the (exactly predicted) end value,
+        # so that priming does not lag by a step
+        dc_end = relax(x[0], mature_in / dt, dc_death_per_day, dt)
+        dc_signal = 0.5 * float(hill(x[0], p["mature_dc_half_saturation"]) + hill(dc_end, p["mature_dc_half_saturation"]))
+        act = p["activation_per_day_max"] * dc_signal * priming
+        k = p["proliferation_per_day"]
+        elim = self.elimination
+        out_rate = recruited / dt / x[blood] if x[blood] > 0 else 0.0
+        treg_target = 1.0 + p["treg_tolerogenic_expansion"] * float(hill(x[1], p["tolerogenic_dc_half_saturation"]))
+        a = np.zeros((len(x), len(x)))
+        b = np.zeros(len(x))
+        a[0, 0] = a[1, 1] = -dc_death_per_day
+        b[0], b[1] = mature_in / dt, tolerogenic_in / dt
+        a[2, 2] = -act
+        a[3, blood] = p["memory_fraction"] * elim
+        a[4, 2] = a[-1, 2] = act
+        for g in range(n):
+            a[4 + g, 4 + g] = -k
+            if g:
+                a[4 + g, 3 + g] = 2 * k
+        a[blood, 3 + n] = 2 * k
+        a[blood, blood] = -(elim + out_rate)
+        a[treg, treg] = -(p["treg_turnover_per_day"] + p["treg_depletion_per_day_max"] * occ_ctla4)
+        b[treg] = p["treg_turnover_per_day"] * treg_target
+        self.x = np.maximum(linear_step(a, b, x, dt), 0.0)
+
+    def record(self) -> dict[str, float]:
+        x, n = self.x, self.n
+        return {
+            "ln_mature_dcs": x[0],
+            "ln_tolerogenic_dcs": x[1],
+            "naive_cd8": x[2],
+            "memory_cd8": x[3],
+            "proliferating_cd8": float(x[4 : 4 + n].sum()),
+            "blood_effectors": x[4 + n],
+            "treg_level": x[5 + n],
+            "primed_cd8_total": x[6 + n],
+        }

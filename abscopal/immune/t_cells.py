@@ -1,0 +1,128 @@
+"""Effector T cells inside one lesion, as arrays (one entry per T cell).
+
+They enter at the lesion edge or from vessels inside it, move by a random walk (random motility
+speed² x persistence / 2, PhysiCell's cancer-immune sample) biased up the gradient of live tumour
+cells (the chemokines CXCL9/10 that tumour cells make), stay in tissue, and engage a neighbouring cell once per ``engagement_time_h`` (Kather et al. 2017). An
+engagement kills an antigen-bearing cell with ``kill_probability`` x antigenicity, reduced by PD-1
+binding PD-L1 (Hill function; anti-PD-1/PD-L1 occupancy frees the receptor) and by suppressors.
+PD-1-inhibited engagements exhaust the cell; so does spending its kill budget. Each T cell lives a
+drawn lifespan (SPQSP-IO: 10 ± 1.5 days).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage
+
+from ..odes import hill
+
+LIVE, APOPTOTIC = 1, 3
+NEIGHBOURS = np.array([(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)])
+
+
+class EffectorTCells:
+    """Struct of arrays: positions (lattice sites), kills so far, day of death, exhausted flag."""
+
+    def __init__(self, p: dict):
+        self.p = p
+        self.row = np.empty(0, np.int64)
+        self.col = np.empty(0, np.int64)
+        self.kills = np.empty(0, np.int64)
+        self.death_day = np.empty(0, float)
+        self.exhausted = np.empty(0, bool)
+
+    @property
+    def size(self) -> int:
+        return self.row.size
+
+    def active_count(self) -> int:
+        return int((~self.exhausted).sum())
+
+    def exhausted_count(self) -> int:
+        return int(self.exhausted.sum())
+
+    def _keep(self, keep: np.ndarray) -> None:
+        for name in ("row", "col", "kills", "death_day", "exhausted"):
+            setattr(self, name, getattr(self, name)[keep])
+
+    def admit(self, n: int, lesion, day: float, rng: np.random.Generator) -> None:
+        """n effectors enter the lesion's tissue: a share at its edge, the rest at random tissue sites."""
+        if n == 0:
+            return
+        rs, cs = lesion.window(pad=0)
+        tissue = lesion.state[rs, cs] != 0
+        if not tissue.any():
+            return
+        edge = tissue & ~ndimage.binary_erosion(tissue)
+        n_edge = rng.binomial(n, lesion.params["trafficking"]["edge_entry_fraction"])
+        sites = []
+        for mask, k in ((edge, n_edge), (tissue, n - n_edge)):
+            flat = np.flatnonzero(mask)
+            sites.append(flat[rng.integers(0, flat.size, k)])
+        r, c = np.divmod(np.concatenate(sites), tissue.shape[1])
+        life = np.maximum(rng.normal(self.p["lifespan_days_mean"], self.p["lifespan_days_sd"], n), 0.0)
+        self.row = np.concatenate([self.row, r + rs.start])
+        self.col = np.concatenate([self.col, c + cs.start])
+        self.kills = np.concatenate([self.kills, np.zeros(n, np.int64)])
+        self.death_day = np.concatenate([self.death_day, day + life])
+        self.exhausted = np.concatenate([self.exhausted, np.zeros(n, bool)])
+
+    def step(self, lesion, day: float, dt: float, pd1_free: float, suppression: float,
+             rng: np.random.Generator) -> None:
+        """Move, engage and kill, exhaust and die over dt days.
+
+        pd1_free: the fraction of PD-1/PD-L1 binding left by the drugs, (1 - occ anti-PD-1)(1 - occ anti-PD-L1).
+        """
+        self._keep(self.death_day > day)
+        if self.size == 0:
+            return
+        self._move(lesion, dt, rng)
+        self._engage(lesion, dt, pd1_free, suppression, rng)
+
+    def _move(self, lesion, dt: float, rng: np.random.Generator) -> None:
+        p = self.p
+        cell_um = lesion.cell_um
+        motility_um2_per_day = p["speed_um_per_min"] ** 2 * p["persistence_min"] / 2.0 * 1440.0
+        sd = math.sqrt(2.0 * motility_um2_per_day * dt) / cell_um
+        drift = p["chemotaxis_bias"] * p["speed_um_per_min"] * 1440.0 * dt / cell_um
+        dr = rng.normal(0.0, sd, self.size)
+        dc = rng.normal(0.0, sd, self.size)
+        if drift > 0:
+            gr, gc = np.gradient(lesion.live_density())
+            gr, gc = lesion.field_at(gr, self.row, self.col), lesion.field_at(gc, self.row, self.col)
+            norm = np.hypot(gr, gc)
+            moving = norm > 0
+            dr[moving] += drift * gr[moving] / norm[moving]
+            dc[moving] += drift * gc[moving] / norm[moving]
+        n = lesion.state.shape[0]
+        r = np.rint(self.row + dr).astype(np.int64)
+        c = np.rint(self.col + dc).astype(np.int64)
+        inside = (r >= 0) & (r < n) & (c >= 0) & (c < n)
+        ok = inside.copy()
+        ok[inside] = lesion.state[r[inside], c[inside]] != 0  # T cells stay in tissue
+        self.row = np.where(ok, r, self.row)
+        self.col = np.where(ok, c, self.col)
+
+    def _engage(self, lesion, dt: float, pd1_free: float, suppression: float, rng: np.random.Generator) -> None:
+        p = self.p
+        n = lesion.state.shape[0]
+        attempt = ~self.exhausted & (rng.random(self.size) < 1.0 - math.exp(-dt * 24.0 / p["engagement_time_h"]))
+        who = np.flatnonzero(attempt)
+        offset = NEIGHBOURS[rng.integers(0, len(NEIGHBOURS), who.size)]
+        r = np.clip(self.row[who] + offset[:, 0], 0, n - 1)
+        c = np.clip(self.col[who] + offset[:, 1], 0, n - 1)
+        target = lesion.state[r, c] == LIVE
+        who, r, c = who[target], r[target], c[target]
+        inhibition = hill(lesion.pd_l1[r, c] * pd1_free, p["pd1_inhibition_half_pd_l1"], p["pd1_hill"])
+        p_kill = p["kill_probability"] * np.minimum(lesion.antigenicity[r, c], 1.0) * (1 - inhibition) * (1 - suppression)
+        u_kill, u_exhaust = rng.random(who.size), rng.random(who.size)
+        killed = u_kill < p_kill
+        # two T cells on one target: the first kills it
+        _, first = np.unique(r[killed] * n + c[killed], return_index=True)
+        killers = who[killed][first]
+        lesion.kill(r[killed][first], c[killed][first], APOPTOTIC, quality=1.0, damp_factor=1.0)
+        self.kills[killers] += 1
+        self.exhausted[who[u_exhaust < p["exhaustion_per_inhibited_engagement"] * inhibition]] = True
+        self.exhausted |= self.kills >= p["kill_budget"]

@@ -1,0 +1,318 @@
+"""One lesion: a 2D lattice of tumour cells (one site = one cell) and its diffusing fields.
+
+Per-cell state lives in arrays (struct of arrays): ``state`` (empty, live, necrotic, apoptotic),
+``antigenicity`` and ``pd_l1``. Cells within ``proliferative_rim_um`` of free space divide; the
+daughter takes the nearest free site, as if the cells between were pushed aside (a viable rim
+limited by oxygen diffusion: Thomlinson & Gray 1955). Dead cells occupy space until cleared.
+Antigen, DAMPs and IFN-γ live on a coarser grid (``release.field_resolution_um``); they diffuse
+(an exact Gaussian kernel per step) and decay (exact exponentials), so results do not depend on
+the time step. Work is restricted to the bounding box of the tissue.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
+
+from .immune.dendritic_cells import LesionDendriticCells
+from .immune.suppressors import Suppressors
+from .immune.t_cells import EffectorTCells
+from .odes import hill
+
+EMPTY, LIVE, NECROTIC, APOPTOTIC = 0, 1, 2, 3
+
+
+@functools.lru_cache(maxsize=8)
+def _offsets_by_distance(radius: float) -> np.ndarray:
+    """Lattice offsets within ``radius`` sites, nearest first."""
+    k = int(math.ceil(radius))
+    dr, dc = np.mgrid[-k : k + 1, -k : k + 1]
+    d = np.hypot(dr, dc).ravel()
+    keep = (d <= radius) & (d > 0)
+    order = np.argsort(d[keep], kind="stable")
+    return np.column_stack([dr.ravel()[keep], dc.ravel()[keep]])[order]
+
+
+def nearest_free(state: np.ndarray, r: np.ndarray, c: np.ndarray, radius: float):
+    """For cells (r, c), the nearest empty site within ``radius`` sites; cells with none are dropped.
+
+    Returns (r, c, target_r, target_c) of the cells that have one.
+    """
+    off = _offsets_by_distance(radius)
+    tr = np.clip(r[:, None] + off[:, 0], 0, state.shape[0] - 1)
+    tc = np.clip(c[:, None] + off[:, 1], 0, state.shape[1] - 1)
+    free = state[tr, tc] == EMPTY
+    has = free.any(axis=1)
+    k = free.argmax(axis=1)[has]
+    rows = np.flatnonzero(has)
+    return r[has], c[has], tr[rows, k], tc[rows, k]
+
+
+class Lesion:
+    """A lesion's cells, fields, infiltrate and local immune compartments."""
+
+    def __init__(self, name: str, spec: dict, params: dict, streams, created_day: float):
+        tumour, release = params["tumour"], params["release"]
+        self.name = name
+        self.params = params
+        self.blood_flow_share = spec["blood_flow_share"]
+        self.recruitment_capacity = spec["recruitment_capacity"]
+        self.created_day = created_day
+        self.resected = False
+        self.cell_um = tumour["cell_diameter_um"]
+        self.rng = {k: streams.generator(name, k) for k in ("growth", "death", "ablation", "t_cells")}
+        n = int(round(spec["domain_mm"] * 1000.0 / self.cell_um))
+        self.state = np.zeros((n, n), np.int8)
+        self.antigenicity = np.zeros((n, n), np.float32)
+        self.pd_l1 = np.zeros((n, n), np.float32)
+        yy, xx = np.ogrid[:n, :n]
+        centre = (n - 1) / 2.0
+        radius = spec["diameter_mm"] * 500.0 / self.cell_um
+        disc = (yy - centre) ** 2 + (xx - centre) ** 2 <= radius**2
+        self.state[disc] = LIVE
+        self.antigenicity[disc] = self._draw_antigenicity(int(disc.sum()), self.rng["growth"])
+        self.pd_l1[disc] = tumour["pd_l1_baseline"]
+        self.block = max(1, int(round(release["field_resolution_um"] / self.cell_um)))
+        nf = -(-n // self.block)
+        self.antigen = np.zeros((nf, nf))  # cell-equivalents of intact antigen per field pixel
+        self.damp = np.zeros((nf, nf))  # DAMP units per field pixel
+        self.ifn = np.zeros((nf, nf))  # effector-equivalents of IFN-γ per field pixel
+        self.pixel_mm2 = (self.block * self.cell_um / 1000.0) ** 2
+        self.t_cells = EffectorTCells(params["immune"])
+        self.dcs = LesionDendriticCells(params["dendritic_cells"])
+        self.suppressors = Suppressors(params["suppressors"])
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _draw_antigenicity(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        t = self.params["tumour"]
+        mean, cv = t["antigenicity_mean"], t["antigenicity_cv"]
+        if cv == 0 or mean == 0:
+            return np.full(n, mean, np.float32)
+        s2 = math.log1p(cv**2)
+        return rng.lognormal(math.log(mean) - s2 / 2, math.sqrt(s2), n).astype(np.float32)
+
+    def window(self, pad: int = 1) -> tuple[slice, slice]:
+        """The bounding box of the tissue, padded by ``pad`` sites (clipped at the domain)."""
+        rows = np.flatnonzero(self.state.any(axis=1))
+        if rows.size == 0:
+            return slice(0, 0), slice(0, 0)
+        cols = np.flatnonzero(self.state[rows[0] : rows[-1] + 1].any(axis=0))
+        n = self.state.shape[0]
+        return (
+            slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, n)),
+            slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, n)),
+        )
+
+    def _release(self, rows: np.ndarray, cols: np.ndarray, antigen: np.ndarray, damp: float) -> None:
+        """Deposit antigen (per cell) and DAMPs (per cell) of dying cells at their field pixels."""
+        if rows.size == 0:
+            return
+        nf = self.antigen.shape[0]
+        idx = (rows // self.block) * nf + cols // self.block
+        self.antigen += np.bincount(idx, weights=antigen, minlength=nf * nf).reshape(nf, nf)
+        self.damp += damp * np.bincount(idx, minlength=nf * nf).reshape(nf, nf)
+
+    def live_density(self) -> np.ndarray:
+        """Fraction of each field pixel's sites holding a live tumour cell (the chemokine source)."""
+        n, b = self.state.shape[0], self.block
+        nf = self.antigen.shape[0]
+        live = np.zeros((nf * b, nf * b), np.float32)
+        live[:n, :n] = self.state == LIVE
+        return live.reshape(nf, b, nf, b).mean(axis=(1, 3))
+
+    def field_at(self, field: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Values of a coarse field at lattice sites."""
+        return field[rows // self.block, cols // self.block]
+
+    # ---- tumour cells --------------------------------------------------------------------------
+    def grow(self, dt: float) -> None:
+        """Cells within the proliferative rim divide into the nearest free site."""
+        t = self.params["tumour"]
+        p_div = math.expm1(t["growth_rate_per_day"] * dt)  # e^(r dt) - 1: exact exponential growth per step
+        if p_div == 0:
+            return
+        rs, cs = self.window(pad=1)
+        state = self.state[rs, cs]
+        occupied = state != EMPTY
+        if occupied.all():
+            return
+        depth, (nr, nc) = ndimage.distance_transform_edt(occupied, return_indices=True)
+        rim = (state == LIVE) & (depth <= t["proliferative_rim_um"] / self.cell_um)
+        r, c = np.nonzero(rim)
+        rng = self.rng["growth"]
+        divide = rng.random(r.size) < p_div
+        r, c = r[divide], c[divide]
+        order = rng.permutation(r.size)
+        r, c = r[order], c[order]
+        ant, pdl = self.antigenicity[rs, cs], self.pd_l1[rs, cs]
+        # Several cells may push toward the same free site in one step: one of them takes it, the others
+        # take the nearest free site still within their rim (up to four rounds), as they would in
+        # continuous time; so the growth does not depend on the time step.
+        rim_sites = t["proliferative_rim_um"] / self.cell_um
+        tr, tc = nr[r, c], nc[r, c]
+        for _ in range(4):
+            free = state[tr, tc] == EMPTY
+            _, first = np.unique(tr[free] * state.shape[1] + tc[free], return_index=True)
+            placed = np.flatnonzero(free)[first]
+            state[tr[placed], tc[placed]] = LIVE
+            ant[tr[placed], tc[placed]] = ant[r[placed], c[placed]]
+            pdl[tr[placed], tc[placed]] = t["pd_l1_baseline"]
+            waiting = np.ones(r.size, bool)
+            waiting[placed] = False
+            r, c = r[waiting], c[waiting]
+            if r.size == 0:
+                break
+            r, c, tr, tc = nearest_free(state, r, c, rim_sites)
+
+    def spontaneous_death(self, dt: float) -> None:
+        """Live cells die by apoptosis at the spontaneous death rate."""
+        p = 1.0 - math.exp(-self.params["tumour"]["spontaneous_death_per_day"] * dt)
+        rs, cs = self.window(pad=0)
+        r, c = np.nonzero(self.state[rs, cs] == LIVE)
+        die = self.rng["death"].random(r.size) < p
+        self.kill(r[die] + rs.start, c[die] + cs.start, APOPTOTIC, quality=1.0, damp_factor=1.0)
+
+    def kill(self, rows: np.ndarray, cols: np.ndarray, mode: int, quality: float, damp_factor: float) -> None:
+        """Cells at (rows, cols) die by ``mode`` and release antigen and DAMPs."""
+        rel = self.params["release"]
+        per_cell = rel["necrotic_antigen_per_cell"] if mode == NECROTIC else rel["apoptotic_antigen_per_cell"]
+        damp = rel["necrotic_damp_per_cell"] if mode == NECROTIC else rel["apoptotic_damp_per_cell"]
+        self.state[rows, cols] = mode
+        self._release(rows, cols, per_cell * quality * self.antigenicity[rows, cols], damp * damp_factor)
+
+    def clear_dead(self, dt: float) -> None:
+        """Dead cells are cleared (their site becomes free) at the clearance rate."""
+        p = 1.0 - math.exp(-self.params["release"]["dead_cell_clearance_per_day"] * dt)
+        rs, cs = self.window(pad=0)
+        state = self.state[rs, cs]
+        r, c = np.nonzero(state >= NECROTIC)
+        gone = self.rng["death"].random(r.size) < p
+        state[r[gone], c[gone]] = EMPTY
+
+    def ablate(self, zone_fn, settings: dict, quality: float, damp_factor: float) -> dict:
+        """Apply an ablation zone centred on the lesion (plus the probe offset); returns the kill counts."""
+        rs, cs = self.window(pad=0)
+        r, c = np.nonzero(self.state[rs, cs] == LIVE)
+        if r.size == 0:
+            return {"necrotic": 0, "apoptotic": 0}
+        r, c = r + rs.start, c + cs.start
+        mm = self.cell_um / 1000.0
+        cr, cc = r.mean(), c.mean() + settings["probe_offset_mm"] / mm
+        lesion_radius_mm = math.sqrt(((r - r.mean()) ** 2 + (c - c.mean()) ** 2).max()) * mm + mm / 2
+        distance_mm = np.hypot(r - cr, c - cc) * mm
+        zone = zone_fn(distance_mm, max(lesion_radius_mm + settings["margin_mm"], mm))  # at least one cell
+        u = self.rng["ablation"].random(r.size)
+        necrotic = u < zone.necrosis
+        apoptotic = ~necrotic & (u < zone.necrosis + zone.apoptosis)
+        self.kill(r[necrotic], c[necrotic], NECROTIC, quality, damp_factor)
+        self.kill(r[apoptotic], c[apoptotic], APOPTOTIC, quality, damp_factor)
+        return {"necrotic": int(necrotic.sum()), "apoptotic": int(apoptotic.sum())}
+
+    def resect(self) -> None:
+        """Surgery: every cell, T cell and field is removed; the lesion no longer draws T cells."""
+        self.state[:] = EMPTY
+        for field in (self.antigen, self.damp, self.ifn):
+            field[:] = 0.0
+        self.t_cells = EffectorTCells(self.params["immune"])
+        self.resected = True
+        self.blood_flow_share = 0.0
+
+    # ---- fields ------------------------------------------------------------------------------
+    def _diffuse(self, field: np.ndarray, d_um2_per_s: float, decay_per_day: float, dt: float) -> None:
+        sigma = math.sqrt(2.0 * d_um2_per_s * 86400.0 * dt) / (self.block * self.cell_um)
+        if sigma > 0:
+            ndimage.gaussian_filter(field, sigma, mode="constant", output=field)
+        field *= math.exp(-decay_per_day * dt)
+
+    def update_fields(self, dt: float) -> None:
+        """Antigen and DAMPs diffuse and decay; T cells secrete IFN-γ, which diffuses and decays."""
+        rel, imm = self.params["release"], self.params["immune"]
+        self._diffuse(self.antigen, rel["diffusion_um2_per_s"], rel["antigen_decay_per_day"], dt)
+        self._diffuse(self.damp, rel["diffusion_um2_per_s"], rel["damp_decay_per_day"], dt)
+        k, d = imm["ifn_gamma_decay_per_day"], imm["ifn_gamma_diffusion_um2_per_s"]
+        self._diffuse(self.ifn, d, k, dt)
+        # Each active effector secretes k per day, so that it maintains one effector-equivalent at
+        # steady state; what it secreted during the step, (1 - exp(-k dt)) / k per unit rate, has
+        # diffused for half the step on average (midpoint rule).
+        tc = self.t_cells
+        if tc.size:
+            weight = np.where(tc.exhausted, imm["exhausted_ifn_gamma_fraction"], 1.0) * (1.0 - math.exp(-k * dt))
+            nf = self.ifn.shape[0]
+            idx = (tc.row // self.block) * nf + tc.col // self.block
+            secreted = np.bincount(idx, weights=weight, minlength=nf * nf).reshape(nf, nf)
+            self._diffuse(secreted, d, 0.0, dt / 2)
+            self.ifn += secreted
+
+    def antigen_for_dcs(self, dt: float) -> tuple[float, float]:
+        """The antigen (cell-equivalents) and antigen-weighted DAMP level (per site) DCs meet over the
+        coming step: the fields decayed to the step's midpoint."""
+        rel = self.params["release"]
+        antigen = float(self.antigen.sum())
+        if antigen <= 0:
+            return 0.0, 0.0
+        damp = float((self.antigen * self.damp).sum()) / antigen / self.block**2
+        return (antigen * math.exp(-rel["antigen_decay_per_day"] * dt / 2),
+                damp * math.exp(-rel["damp_decay_per_day"] * dt / 2))
+
+    def update_pd_l1(self, dt: float) -> None:
+        """PD-L1 relaxes toward its IFN-γ-induced level (adaptive resistance)."""
+        t = self.params["tumour"]
+        rs, cs = self.window(pad=0)
+        r, c = np.nonzero(self.state[rs, cs] == LIVE)
+        r, c = r + rs.start, c + cs.start
+        ifn_per_mm2 = self.field_at(self.ifn, r, c) / self.pixel_mm2
+        target = t["pd_l1_baseline"] * (
+            1.0 + (t["pd_l1_max_fold"] - 1.0) * hill(ifn_per_mm2, t["ifn_gamma_half_saturation_per_mm2"])
+        )
+        f = 1.0 - math.exp(-t["pd_l1_upregulation_per_day"] * dt)
+        self.pd_l1[r, c] += (target - self.pd_l1[r, c]) * f
+
+    # ---- readouts ----------------------------------------------------------------------------
+    def counts(self) -> dict[str, float]:
+        """This lesion's row of the time series."""
+        rs, cs = self.window(pad=0)
+        state = self.state[rs, cs]
+        live = state == LIVE
+        n_live = int(live.sum())
+        cell_mm2 = (self.cell_um / 1000.0) ** 2
+        return {
+            "tumor_cells": n_live,
+            "necrotic_cells": int((state == NECROTIC).sum()),
+            "apoptotic_cells": int((state == APOPTOTIC).sum()),
+            "viable_area_mm2": n_live * cell_mm2,
+            "longest_diameter_mm": self.longest_diameter_mm(),
+            "pd_l1_mean": float(self.pd_l1[rs, cs][live].mean()) if n_live else float("nan"),
+            "antigen": float(self.antigen.sum()),
+            "damps": float(self.damp.sum()),
+            "ifn_gamma": float(self.ifn.sum()),
+            "effector_t_cells": self.t_cells.active_count(),
+            "exhausted_t_cells": self.t_cells.exhausted_count(),
+            "tregs": self.suppressors.tregs,
+            "mdscs": self.suppressors.mdscs,
+            "loaded_dcs": self.dcs.immature + self.dcs.mature,
+            "blood_flow_share": self.blood_flow_share,
+        }
+
+    def tissue_area_mm2(self) -> float:
+        """Area of the lesion's tissue (live and uncleared dead cells), mm²."""
+        rs, cs = self.window(pad=0)
+        return float(np.count_nonzero(self.state[rs, cs])) * (self.cell_um / 1000.0) ** 2
+
+    def longest_diameter_mm(self) -> float:
+        """Longest diameter of the lesion's tissue (live and uncleared dead cells), in mm, as imaging sees it."""
+        rs, cs = self.window(pad=0)
+        r, c = np.nonzero(self.state[rs, cs])
+        mm = self.cell_um / 1000.0
+        if r.size == 0:
+            return 0.0
+        pts = np.column_stack([r, c]).astype(float)
+        try:
+            pts = pts[ConvexHull(pts).vertices]
+        except (QhullError, ValueError):
+            pass  # fewer than three cells or all on a line: use them all
+        d = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)).max()
+        return float((d + 1.0) * mm)

@@ -1,0 +1,129 @@
+"""AbscopalModel: the lesions, the lymph node and blood, the drugs, and the treatments on Mesa's schedule.
+
+Model time is in days since the first simulated day (``experiment.start_day``); ``model.day`` is the
+day relative to day 0 (the reference day, usually the ablation). Mesa's step runs once a day: it
+advances the biology by ``24 / time_step_h`` internal steps and records the day. Treatments are
+Mesa events at their day; on a day with both, the day is recorded first, so the record of day 0
+is the state just before a day-0 ablation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from .drugs import Drug, Pharmacy
+from .immune.lymph_node import LymphNode
+from .lesion import Lesion
+from .odes import hill
+from .streams import Streams
+from .treatments import Ablation, Dosing, Metastasis, Resection
+
+LESION_COLUMNS = (
+    "tumor_cells", "necrotic_cells", "apoptotic_cells", "viable_area_mm2", "longest_diameter_mm", "pd_l1_mean",
+    "antigen", "damps", "ifn_gamma", "effector_t_cells", "exhausted_t_cells", "tregs", "mdscs", "loaded_dcs",
+    "blood_flow_share",
+)
+
+
+class AbscopalModel(mesa.Model):
+    """One run of one arm: built from the arm's resolved parameters and the replicate's seed."""
+
+    def __init__(self, params: dict, settings: dict, seed: np.random.SeedSequence):
+        self.streams = Streams(seed)
+        super().__init__(rng=self.streams.generator("mesa"))
+        self.params = params
+        self.start_day = settings["start_day"]
+        self.substeps = int(round(24.0 / settings["time_step_h"]))
+        self.records: list[dict] = []
+        self.events: list[dict] = []
+        self.lesions: dict[str, Lesion] = {}
+        for name, spec in params["lesions"].items():
+            self.add_lesion(name, spec)
+        self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"])
+        drugs = {name: Drug(name, d["dose_mg_per_kg"], params["pharmacology"][name])
+                 for name, d in params.get("drugs", {}).items()}
+        self.pharmacy = Pharmacy(drugs)
+        self.treatments = [Dosing(self, drugs[name], d) for name, d in params.get("drugs", {}).items()]
+        if "ablation" in params:
+            self.treatments.append(Ablation(self, params["ablation"], params))
+        if "resection" in params:
+            self.treatments.append(Resection(self, params["resection"]))
+        for name, spec in params.get("metastases", {}).items():
+            self.treatments.append(Metastasis(self, name, spec))
+        self.record()
+
+    # ---- time --------------------------------------------------------------------------------
+    @property
+    def day(self) -> float:
+        """The current day relative to day 0."""
+        return self.start_day + self.time
+
+    def time_of(self, day: float) -> float:
+        """Mesa time of a day relative to day 0."""
+        return day - self.start_day
+
+    def log_event(self, kind: str, target: str, **details) -> None:
+        self.events.append({"kind": kind, "day": self.day, "target": target, **details})
+
+    def add_lesion(self, name: str, spec: dict) -> None:
+        self.lesions[name] = Lesion(name, spec, self.params, self.streams, created_day=self.day)
+
+    # ---- dynamics ----------------------------------------------------------------------------
+    def step(self) -> None:
+        """One day: the internal steps, then the day's record."""
+        dt = 1.0 / self.substeps
+        for k in range(self.substeps):
+            self.advance(self.day - 1.0 + k * dt, dt)
+        self.record()
+
+    def advance(self, day: float, dt: float) -> None:
+        """Advance every compartment from ``day`` by ``dt`` days."""
+        p = self.params
+        occ = {name: self.pharmacy.occupancy(name, day) for name in ("anti_pd1", "anti_pd_l1", "anti_ctla4")}
+        pd1_free = (1.0 - occ["anti_pd1"]) * (1.0 - occ["anti_pd_l1"])
+        treg_depletion = p["lymph_node"]["treg_depletion_per_day_max"] * occ["anti_ctla4"]
+        ln = self.lymph_node
+        mature_in = tolerogenic_in = recruited = 0.0
+        for lesion in self.lesions.values():
+            rng = lesion.rng["t_cells"]
+            entering = rng.poisson(self.influx_per_day(lesion) * dt) if not lesion.resected else 0
+            entering = min(entering, int(ln.blood_effectors))
+            recruited += entering
+            lesion.grow(dt)
+            lesion.spontaneous_death(dt)
+            lesion.clear_dead(dt)
+            lesion.t_cells.admit(entering, lesion, day, rng)
+            lesion.t_cells.step(lesion, day, dt, pd1_free, lesion.suppressors.suppression, rng)
+            m, t = lesion.dcs.step(*lesion.antigen_for_dcs(dt), dt)
+            lesion.update_fields(dt)
+            lesion.update_pd_l1(dt)
+            mature_in += m
+            tolerogenic_in += t
+            lesion.suppressors.step(lesion.t_cells.active_count(), ln.treg_level, treg_depletion, dt)
+        ln.step(mature_in, tolerogenic_in, recruited, occ["anti_ctla4"],
+                p["dendritic_cells"]["lymph_node_death_per_day"], dt)
+
+    def influx_per_day(self, lesion: Lesion) -> float:
+        """Effectors entering a lesion per day: its area x capacity, saturating in the effectors its blood flow brings."""
+        tr = self.params["trafficking"]
+        flowing = lesion.blood_flow_share * self.lymph_node.blood_effectors
+        area_mm2 = lesion.tissue_area_mm2()
+        return (tr["influx_max_per_mm2_per_day"] * area_mm2 * lesion.recruitment_capacity
+                * float(hill(flowing, tr["effector_half_saturation"])))
+
+    # ---- records -----------------------------------------------------------------------------
+    def record(self) -> None:
+        """Append today's rows: one per lesion, one for the systemic compartments."""
+        for name, lesion in self.lesions.items():
+            self.records.append({"time_day": self.day, "lesion": name, **lesion.counts()})
+        systemic = {"time_day": self.day, "lesion": "systemic", **self.lymph_node.record(), **self.pharmacy.record(self.day)}
+        self.records.append(systemic)
+
+    def run(self, end_day: float) -> None:
+        """Run until ``end_day`` (relative to day 0)."""
+        self.run_until(self.time_of(end_day))
+        if not math.isclose(self.day, end_day):
+            raise RuntimeError(f"stopped at day {self.day}, expected {end_day}")

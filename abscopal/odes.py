@@ -1,0 +1,35 @@
+"""Exact steps of the model's linear compartment equations (dendritic cells, lymph node, suppressors).
+
+Rates here reach several per day, comparable to the time step, so explicit Euler would make results
+depend on the step. Over one step the coefficients are held fixed and the linear system
+x' = A x + b is advanced exactly with a matrix exponential.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import expm
+
+
+def linear_step(a: np.ndarray, b: np.ndarray, x: np.ndarray, dt: float) -> np.ndarray:
+    """Advance x' = a @ x + b (a, b constant) by dt exactly; returns the new x."""
+    n = len(x)
+    m = np.zeros((n + 1, n + 1))
+    m[:n, :n] = a
+    m[:n, n] = b
+    return (expm(m * dt) @ np.append(x, 1.0))[:n]
+
+
+def relax(x: float, source: float, loss: float, dt: float) -> float:
+    """Advance x' = source - loss * x by dt exactly (loss in 1/day, source per day)."""
+    if loss <= 0:
+        return x + source * dt
+    steady = source / loss
+    return steady + (x - steady) * np.exp(-loss * dt)
+
+
+def hill(x, half: float, n: float = 1.0):
+    """x^n / (x^n + half^n), 0 for x <= 0."""
+    x = np.maximum(x, 0.0)
+    xn = x**n
+    return xn / (xn + half**n)

@@ -1,0 +1,656 @@
+"""Clinical readouts of simulated experiments, as tidy DataFrames.
+
+Burden change, RECIST 1.1, iRECIST, abscopal (distant-lesion) response and its rate with a binomial
+confidence interval, time-to-event endpoints with Kaplan-Meier curves and log-rank tests, and immune
+readouts per lesion.
+
+Every function takes the results frames (``timeseries``: one row per recorded day and lesion, with
+``lesion == "systemic"`` for whole-body rows; ``events``) and returns a DataFrame. ``by`` names the columns
+that identify one simulated patient (default ``("arm", "replicate")``); a sweep adds its own columns (a
+parameter value, ``point``) to ``by``. Days are days relative to the reference day 0 (usually the
+ablation; the simulator records day 0 before a day-0 ablation), diameters are in mm, burden in cells.
+
+Simplifications of RECIST 1.1 (deliberate; a simulated lesion is always measurable):
+
+- Target lesions are, by default, every lesion that has a record at or before the baseline day (no
+  10 mm measurability limit, no cap of five targets or two per organ). Lesions that exist at baseline but
+  are not in ``target_lesions`` are non-target lesions: they only turn a target CR into PR while any is
+  still visible (> 0 mm); unequivocal non-target progression is not assessed.
+- A new lesion is one whose first record (or its day in ``new_lesion_days``) is after the baseline day;
+  from the first assessment at or after its appearance every RECIST assessment is PD.
+- PD needs both +20 % over the nadir (smallest sum so far, baseline included, current assessment
+  excluded) and +5 mm absolute; with a nadir of 0 mm (after a CR) any regrowth of >= 5 mm is PD.
+- Responses need no confirmation and SD no minimum duration. Assessments are kept only after the baseline
+  day and up to the last recorded day of each patient (a run that stopped early has no later assessments).
+- Comparisons are made with a tolerance of 1e-9 so that exactly -30 % is PR and exactly +20 % with +5 mm is PD.
+
+iRECIST (Seymour et al., Lancet Oncol 2017), simplified:
+
+- The first RECIST progression (target PD vs nadir, or a new lesion) is iUPD. At the next assessment it
+  is confirmed (iCPD) if progression is still there: target PD again vs the nadir, or the sum grew by
+  >= 5 mm over the iUPD sum, or another new lesion appeared, or the new lesions' diameters grew by >= 5 mm
+  in sum. Otherwise it was pseudo-progression: the iUPD stays in the record, the patient's
+  ``pseudo_progression`` is True, the bar is reset (the new lesions seen so far become the reference) and
+  later assessments read iCR/iPR/iSD until a new progression gives a new iUPD.
+- Before any iUPD the responses read CR/PR/SD, as in RECIST. After iCPD every assessment reads iCPD (the
+  confirmed progression ends the patient's course). An iUPD at the last assessment stays unconfirmed.
+- Target CR with a remaining (accepted) new lesion > 0 mm reads iPR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "burden_change",
+    "recist",
+    "best_overall_response",
+    "irecist",
+    "abscopal_response",
+    "abscopal_response_rate",
+    "time_to_event",
+    "kaplan_meier",
+    "logrank",
+    "immune_readouts",
+]
+
+DEFAULT_BY = ("arm", "replicate")
+SYSTEMIC = "systemic"
+TOTAL = "total"  # burden_change: the sum of all real lesions
+ANY = "any"  # abscopal_response: the patient-level row (any untreated lesion responds)
+
+PR_PCT = -30.0  # RECIST 1.1 partial response: <= -30 % from the baseline sum
+PD_PCT = 20.0  # RECIST 1.1 progression: >= +20 % over the nadir ...
+PD_MM = 5.0  # ... and >= +5 mm absolute
+_EPS = 1e-9
+
+_RANK = {"CR": 0, "iCR": 0, "PR": 1, "iPR": 1, "SD": 2, "iSD": 2, "PD": 3, "iUPD": 3, "iCPD": 3, "NE": 4}
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+def _keys(by, *frames: pd.DataFrame) -> list[str]:
+    keys = [by] if isinstance(by, str) else list(by or ())
+    if not keys:
+        raise ValueError("by: expected at least one column (e.g. 'arm')")
+    for frame in frames:
+        missing = [k for k in keys if k not in frame.columns]
+        if missing:
+            raise KeyError(f"by: columns {missing} not in the frame (columns: {list(frame.columns)})")
+    return keys
+
+
+def _lesions(ts: pd.DataFrame) -> pd.DataFrame:
+    """Rows of real lesions (not the systemic rows), sorted by day."""
+    les = ts[ts["lesion"].notna() & (ts["lesion"] != SYSTEMIC)]
+    return les.sort_values("time_day", kind="stable")
+
+
+def _snapshot(les: pd.DataFrame, keys: list[str], day: float | None = None) -> pd.DataFrame:
+    """Last record of each group x lesion at or before ``day`` (the last record when ``day`` is None).
+
+    ``les`` must be sorted by ``time_day``.
+    """
+    rec = les if day is None else les[les["time_day"] <= day + _EPS]
+    return rec.drop_duplicates([*keys, "lesion"], keep="last")
+
+
+def _order(frame: pd.DataFrame, ref: pd.DataFrame, keys: list[str], then: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``frame`` with its groups in their order of first appearance in ``ref`` (e.g. arms in config order)."""
+    rank = ref[keys].drop_duplicates().assign(_order=lambda f: np.arange(len(f)))
+    out = frame.merge(rank, on=keys, how="left", sort=False)
+    return out.sort_values(["_order", *then], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def _pct(new: pd.Series, old: pd.Series) -> pd.Series:
+    """Percent change; NaN where the reference is 0 or missing."""
+    return 100.0 * (new - old) / old.where(old > 0)
+
+
+def _groupby(frame: pd.DataFrame, keys: list[str]):
+    return frame.groupby(keys, dropna=False, sort=False)
+
+
+def _single_lesion_response(base_mm: pd.Series, now_mm: pd.Series) -> np.ndarray:
+    """RECIST thresholds applied to one lesion against its own baseline (no nadir)."""
+    grow = now_mm - base_mm
+    return np.select(
+        [
+            ~(base_mm > 0),
+            now_mm <= _EPS,
+            grow <= PR_PCT / 100.0 * base_mm + _EPS,
+            (grow >= PD_PCT / 100.0 * base_mm - _EPS) & (grow >= PD_MM - _EPS),
+        ],
+        ["NE", "CR", "PR", "PD"],
+        "SD",
+    ).astype(object)
+
+
+def _event_lesions(events: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The rows of one ``kind`` of an events frame, with the lesion they name in a ``lesion`` column.
+
+    The event log names the lesion in ``lesion`` or (as the simulator writes it) ``target``.
+    """
+    ev = events[events["kind"] == kind] if "kind" in events.columns else events
+    if "lesion" not in ev.columns and "target" in ev.columns:
+        ev = ev.rename(columns={"target": "lesion"})
+    return ev
+
+
+def _treated_mask(frame: pd.DataFrame, treated, keys: list[str]) -> pd.Series:
+    """True for rows of ``frame`` (with a ``lesion`` column) whose lesion is a treated one.
+
+    ``treated``: a lesion name, names, or an events frame (its ``kind == "ablation"`` rows name the treated
+    lesion of each arm, matched on the ``by`` columns the events frame has).
+    """
+    if treated is None:
+        return pd.Series(False, index=frame.index)
+    if isinstance(treated, pd.DataFrame):
+        ev = _event_lesions(treated, "ablation")
+        common = [k for k in keys if k in ev.columns]
+        ev = ev[[*common, "lesion"]].drop_duplicates().assign(_treated=True)
+        merged = frame[[*common, "lesion"]].merge(ev, on=[*common, "lesion"], how="left")
+        return pd.Series(merged["_treated"].notna().to_numpy(), index=frame.index)
+    names = {treated} if isinstance(treated, str) else set(treated)
+    return frame["lesion"].isin(names)
+
+
+# ---- burden -------------------------------------------------------------------------------------
+def burden_change(ts: pd.DataFrame, baseline_day: float = 0.0, day: float | None = None,
+                  by=DEFAULT_BY) -> pd.DataFrame:
+    """Tumour burden and longest diameter per group x lesion at baseline and at ``day``, and their change.
+
+    Baseline is the last record at or before ``baseline_day``; the readout the last record at or before
+    ``day`` (default: each lesion's last record). A lesion seeded after the baseline day counts 0 cells and
+    0 mm at baseline (``baseline_day`` NaN, changes NaN). A ``"total"`` row per group sums cells and
+    diameters of the real lesions. Lesions with no record at or before ``day`` are left out.
+
+    Columns: by..., ``lesion``, ``baseline_day``, ``day`` (days of the records used),
+    ``tumor_cells_baseline``, ``tumor_cells`` (cells), ``longest_diameter_baseline_mm``,
+    ``longest_diameter_mm`` (mm), ``tumor_cells_change_pct``, ``longest_diameter_change_pct`` (%).
+    """
+    keys = _keys(by, ts)
+    les = _lesions(ts)
+    cols = [*keys, "lesion", "time_day", "tumor_cells", "longest_diameter_mm"]
+    end = _snapshot(les, keys, day)[cols]
+    base = _snapshot(les, keys, baseline_day)[cols]
+    out = end.merge(base, on=[*keys, "lesion"], how="left", suffixes=("", "_baseline"))
+    out = out.rename(columns={"time_day": "day", "time_day_baseline": "baseline_day",
+                              "longest_diameter_mm_baseline": "longest_diameter_baseline_mm"})
+    out[["tumor_cells_baseline", "longest_diameter_baseline_mm"]] = (
+        out[["tumor_cells_baseline", "longest_diameter_baseline_mm"]].fillna(0.0))
+    total = _groupby(out, keys).agg(
+        baseline_day=("baseline_day", "max"), day=("day", "max"),
+        tumor_cells=("tumor_cells", "sum"), longest_diameter_mm=("longest_diameter_mm", "sum"),
+        tumor_cells_baseline=("tumor_cells_baseline", "sum"),
+        longest_diameter_baseline_mm=("longest_diameter_baseline_mm", "sum"),
+    ).reset_index().assign(lesion=TOTAL)
+    out = pd.concat([out, total], ignore_index=True)
+    out["tumor_cells_change_pct"] = _pct(out["tumor_cells"], out["tumor_cells_baseline"])
+    out["longest_diameter_change_pct"] = _pct(out["longest_diameter_mm"], out["longest_diameter_baseline_mm"])
+    out = _order(out, ts, keys)
+    return out[[*keys, "lesion", "baseline_day", "day", "tumor_cells_baseline", "tumor_cells",
+                "longest_diameter_baseline_mm", "longest_diameter_mm", "tumor_cells_change_pct",
+                "longest_diameter_change_pct"]]
+
+
+# ---- RECIST 1.1 ---------------------------------------------------------------------------------
+def _new_lesions(les, keys, groups, base, baseline_day, new_lesion_days) -> pd.DataFrame:
+    """Per group: lesions new after baseline and the day each appeared (columns by..., lesion, appear_day)."""
+    if new_lesion_days is None:
+        first = _groupby(les, [*keys, "lesion"])["time_day"].min().rename("appear_day").reset_index()
+        nl = first
+    else:
+        if isinstance(new_lesion_days, Mapping):
+            nld = pd.DataFrame({"lesion": list(new_lesion_days), "appear_day": list(new_lesion_days.values())})
+        else:
+            nld = _event_lesions(new_lesion_days, "metastasis")
+            nld = nld.rename(columns={"day": "appear_day", "time_day": "appear_day"})
+        common = [k for k in keys if k in nld.columns]
+        nld = nld[[*common, "lesion", "appear_day"]]
+        nl = groups.merge(nld, on=common) if common else groups.merge(nld, how="cross")
+    nl = nl[nl["appear_day"] > baseline_day + _EPS]
+    present = base[[*keys, "lesion"]].assign(_base=True)
+    nl = nl.merge(present, on=[*keys, "lesion"], how="left")
+    return nl[nl["_base"].isna()].drop(columns="_base")
+
+
+def _assess(ts, assessment_days, baseline_day, target_lesions, keys, new_lesion_days) -> pd.DataFrame:
+    """RECIST bookkeeping per group x assessment (target sums, nadir, new lesions, responses)."""
+    les = _lesions(ts)
+    diam = [*keys, "lesion", "longest_diameter_mm"]
+    groups = les[keys].drop_duplicates()
+    last_day = _groupby(les, keys)["time_day"].max().rename("_last_day").reset_index()
+    base = _snapshot(les, keys, baseline_day)
+    if target_lesions is None:
+        is_target = pd.Series(True, index=base.index)
+    else:
+        names = {target_lesions} if isinstance(target_lesions, str) else set(target_lesions)
+        is_target = base["lesion"].isin(names)
+    targets = base.loc[is_target, [*keys, "lesion"]]
+    nontargets = base.loc[~is_target, [*keys, "lesion"]]
+    baseline_sum = (_groupby(base[is_target], keys)["longest_diameter_mm"].sum()
+                    .rename("baseline_sum_mm").reset_index())
+    new = _new_lesions(les, keys, groups, base, baseline_day, new_lesion_days)
+
+    days = sorted({float(d) for d in np.atleast_1d(assessment_days) if float(d) > baseline_day + _EPS})
+    frames = []
+    for d in days:  # a small loop over assessments
+        snap = _snapshot(les, keys, d)[diam]
+        s = (_groupby(snap.merge(targets, on=[*keys, "lesion"]), keys)["longest_diameter_mm"].sum()
+             .rename("sum_diameters_mm").reset_index())
+        nt = snap.merge(nontargets, on=[*keys, "lesion"])
+        nt = (_groupby(nt[nt["longest_diameter_mm"] > _EPS], keys).size()
+              .rename("nontargets_visible").reset_index())
+        nl = new[new["appear_day"] <= d + _EPS].merge(snap, on=[*keys, "lesion"], how="left")
+        nl = _groupby(nl, keys).agg(new_lesions=("lesion", "size"),
+                                    new_lesion_sum_mm=("longest_diameter_mm", "sum")).reset_index()
+        frame = groups.assign(day=d)
+        for part in (s, nt, nl):
+            frame = frame.merge(part, on=keys, how="left")
+        frames.append(frame)
+    cols = [*keys, "day", "sum_diameters_mm", "nontargets_visible", "new_lesions", "new_lesion_sum_mm"]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    df = df.merge(last_day, on=keys, how="left")
+    df = df[df["day"] <= df["_last_day"] + _EPS].drop(columns="_last_day")
+    df = df.merge(baseline_sum, on=keys, how="left")
+    df[["nontargets_visible", "new_lesions", "new_lesion_sum_mm"]] = (
+        df[["nontargets_visible", "new_lesions", "new_lesion_sum_mm"]].fillna(0))
+    df = df.astype({"nontargets_visible": int, "new_lesions": int, "new_lesion_sum_mm": float,
+                    "day": float, "sum_diameters_mm": float, "baseline_sum_mm": float})
+    df = _order(df, ts, keys, then=("day",))
+
+    g = _groupby(df, keys)
+    prev_min = df.assign(_cm=g["sum_diameters_mm"].cummin()).groupby(keys, dropna=False, sort=False)["_cm"].shift()
+    df["nadir_sum_mm"] = np.fmin(df["baseline_sum_mm"], prev_min)
+    s, b, n = df["sum_diameters_mm"], df["baseline_sum_mm"], df["nadir_sum_mm"]
+    df["change_from_baseline_pct"] = _pct(s, b)
+    df["change_from_nadir_pct"] = _pct(s, n)
+    grow = s - n
+    df["target_pd"] = ((grow >= PD_PCT / 100.0 * n - _EPS) & (grow >= PD_MM - _EPS)).to_numpy(dtype=bool)
+    evaluable = (b > 0).to_numpy(dtype=bool)
+    target_cr = (s <= _EPS).to_numpy()
+    df["target_response"] = np.select(
+        [~evaluable, df["target_pd"], target_cr & (df["nontargets_visible"] > 0), target_cr,
+         (s - b <= PR_PCT / 100.0 * b + _EPS)],
+        ["NE", "PD", "PR", "CR", "PR"], "SD").astype(object)
+    df["target_pd"] &= evaluable
+    df["response"] = np.where(df["new_lesions"] > 0, "PD", df["target_response"]).astype(object)
+    return df
+
+
+_RECIST_COLS = ["day", "sum_diameters_mm", "baseline_sum_mm", "nadir_sum_mm", "change_from_baseline_pct",
+                "change_from_nadir_pct", "new_lesions"]
+
+
+def recist(ts: pd.DataFrame, assessment_days: Iterable[float], baseline_day: float = 0.0,
+           target_lesions: str | Iterable[str] | None = None, by=DEFAULT_BY,
+           new_lesion_days: pd.DataFrame | Mapping[str, float] | None = None) -> pd.DataFrame:
+    """RECIST 1.1 response per group x assessment day.
+
+    Sum of the longest diameters (mm) of the target lesions (default: every lesion present at the
+    baseline day). CR: all targets 0 mm; PR: <= -30 % from the baseline sum; PD: >= +20 % over the nadir
+    (smallest earlier sum, baseline included) and >= +5 mm, or a new lesion has appeared; else SD; NE when
+    the baseline sum is 0. ``new_lesion_days`` overrides when new lesions count as appeared: a mapping
+    lesion -> day, or a frame with ``lesion`` (or ``target``) and ``day``, matched on the ``by`` columns it
+    has (an events frame: its ``metastasis`` rows); default: each lesion's first record after the baseline
+    day.
+
+    Columns: by..., ``day``, ``sum_diameters_mm``, ``baseline_sum_mm``, ``nadir_sum_mm`` (mm, the nadir
+    the assessment is compared with), ``change_from_baseline_pct``, ``change_from_nadir_pct`` (%),
+    ``new_lesions`` (count appeared so far), ``response`` (CR/PR/SD/PD/NE).
+    """
+    keys = _keys(by, ts)
+    df = _assess(ts, assessment_days, baseline_day, target_lesions, keys, new_lesion_days)
+    return df[[*keys, *_RECIST_COLS, "response"]]
+
+
+def best_overall_response(recist_df: pd.DataFrame, by=DEFAULT_BY) -> pd.DataFrame:
+    """Best response per group: the best category seen (CR > PR > SD > PD > NE), PD if the first assessment is PD.
+
+    Works on ``recist`` and ``irecist`` output (iCR ranks with CR, iPR with PR, iSD with SD, iUPD/iCPD with
+    PD; an iUPD first is not PD, so pseudo-progression keeps its later best). No minimum duration for SD and
+    no confirmation of responses. Columns: by..., ``best_response``, ``best_response_day``, ``n_assessments``.
+    """
+    keys = _keys(by, recist_df)
+    df = recist_df.sort_values([*keys, "day"], kind="stable")
+    df = df.assign(_rank=df["response"].map(_RANK).fillna(len(_RANK)),
+                   _first=_groupby(df, keys).cumcount() == 0)
+    first_pd = df.loc[df["_first"] & (df["response"] == "PD"), keys].assign(_first_pd=True)
+    best = df.sort_values([*keys, "_rank", "day"], kind="stable").drop_duplicates(keys, keep="first")
+    best = best[[*keys, "response", "day"]].rename(columns={"response": "best_response", "day": "best_response_day"})
+    best = best.merge(first_pd, on=keys, how="left")
+    pd_first = best["_first_pd"].notna().to_numpy()
+    first_day = _groupby(df, keys)["day"].min().rename("_first_day").reset_index()
+    best = best.merge(first_day, on=keys, how="left")
+    best.loc[pd_first, "best_response"] = "PD"
+    best.loc[pd_first, "best_response_day"] = best.loc[pd_first, "_first_day"]
+    n = _groupby(df, keys).size().rename("n_assessments").reset_index()
+    best = best.merge(n, on=keys, how="left")
+    return best[[*keys, "best_response", "best_response_day", "n_assessments"]].reset_index(drop=True)
+
+
+# ---- iRECIST ------------------------------------------------------------------------------------
+def irecist(ts: pd.DataFrame, assessment_days: Iterable[float], baseline_day: float = 0.0,
+            target_lesions: str | Iterable[str] | None = None, by=DEFAULT_BY,
+            new_lesion_days: pd.DataFrame | Mapping[str, float] | None = None) -> pd.DataFrame:
+    """iRECIST response per group x assessment day (same arguments and assessments as :func:`recist`).
+
+    A first progression is iUPD; the next assessment confirms it (iCPD) if progression persists (target PD
+    again vs the nadir, sum +5 mm over the iUPD sum, another new lesion, or new lesions +5 mm), otherwise
+    it was pseudo-progression and later responses read iCR/iPR/iSD (see the module docstring for the
+    simplifications). Columns: those of :func:`recist`, ``response`` (CR/PR/SD/NE/iUPD/iCPD/iCR/iPR/iSD),
+    ``recist_response`` (the plain RECIST 1.1 reading) and ``pseudo_progression`` (bool, per group: an iUPD
+    was followed by iSD/iPR/iCR).
+    """
+    keys = _keys(by, ts)
+    df = _assess(ts, assessment_days, baseline_day, target_lesions, keys, new_lesion_days)
+    gid = _groupby(df, keys).ngroup().to_numpy()
+    pos = _groupby(df, keys).cumcount().to_numpy()
+    n_groups, n_pos = (gid.max() + 1, pos.max() + 1) if len(df) else (0, 0)
+
+    def wide(col, fill):
+        arr = np.full((n_groups, n_pos), fill, dtype=object if isinstance(fill, str) else float)
+        arr[gid, pos] = df[col].to_numpy()
+        return arr
+
+    valid = np.zeros((n_groups, n_pos), dtype=bool)
+    valid[gid, pos] = True
+    S, NL, NN = wide("sum_diameters_mm", np.nan), wide("new_lesion_sum_mm", 0.0), wide("new_lesions", 0.0)
+    TPD = wide("target_pd", 0.0).astype(bool)
+    TCAT = wide("target_response", "NE")
+    labels = np.full((n_groups, n_pos), "", dtype=object)
+    status = np.zeros(n_groups, dtype=int)  # 0 assessing, 1 iUPD pending confirmation, 2 iCPD
+    after = np.zeros(n_groups, dtype=bool)  # an iUPD has been seen: responses read iCR/iPR/iSD
+    pseudo = np.zeros(n_groups, dtype=bool)
+    s_ref = np.zeros(n_groups)
+    n_ref = np.zeros(n_groups)
+    nl_ref = np.zeros(n_groups)
+    for k in range(n_pos):  # a small loop over assessments, vectorised over groups
+        v, s, nl, nn, tpd = valid[:, k], S[:, k], NL[:, k], NN[:, k], TPD[:, k]
+        cat = np.where((TCAT[:, k] == "CR") & (nl > _EPS), "PR", TCAT[:, k]).astype(object)
+        icat = np.where(cat == "NE", "NE", "i" + cat).astype(object)
+        new_prog = (nn > n_ref) | (nl - nl_ref >= PD_MM - _EPS)
+        prog = tpd | new_prog
+        assessing, pending, confirmed = v & (status == 0), v & (status == 1), v & (status == 2)
+        up = assessing & prog
+        calm = assessing & ~prog
+        confirm = pending & (prog | (s - s_ref >= PD_MM - _EPS))
+        reset = pending & ~confirm
+        lab = labels[:, k]
+        lab[up] = "iUPD"
+        lab[calm] = np.where(after, icat, cat)[calm]
+        lab[confirm | confirmed] = "iCPD"
+        lab[reset] = icat[reset]
+        pseudo |= reset
+        after |= up
+        status[up], status[confirm], status[reset] = 1, 2, 0
+        s_ref[up] = s[up]
+        n_ref[up | reset] = nn[up | reset]
+        nl_ref[up | reset] = nl[up | reset]
+    out = df[[*keys, *_RECIST_COLS]].copy()
+    out["response"] = labels[gid, pos] if len(df) else pd.Series(dtype=object)
+    out["recist_response"] = df["response"]
+    out["pseudo_progression"] = pseudo[gid] if len(df) else pd.Series(dtype=bool)
+    return out
+
+
+# ---- abscopal response --------------------------------------------------------------------------
+def abscopal_response(ts: pd.DataFrame, treated_lesion="index", day: float | None = None,
+                      baseline_day: float = 0.0, by=DEFAULT_BY) -> pd.DataFrame:
+    """Response of each untreated lesion by its own longest diameter (single-lesion RECIST thresholds).
+
+    ``treated_lesion``: name(s) of the treated lesion, or an events frame (its ablation rows name it per
+    arm in ``lesion`` or ``target``). Every other lesion present at baseline with a diameter > 0 mm is
+    assessed at ``day`` (last record at or before it, default the last record) against its baseline (last
+    record at or before ``baseline_day``): CR at 0 mm, PR at <= -30 %, PD at >= +20 % and >= +5 mm, else
+    SD. Lesions seeded after baseline are not assessed. A row ``lesion == "any"`` per group says whether
+    any untreated lesion responded (its ``response`` is the best one).
+
+    Columns: by..., ``lesion``, ``baseline_day``, ``day``, ``longest_diameter_baseline_mm``,
+    ``longest_diameter_mm`` (mm), ``longest_diameter_change_pct`` (%), ``response`` (CR/PR/SD/PD),
+    ``responder`` (bool: CR or PR).
+    """
+    keys = _keys(by, ts)
+    bc = burden_change(ts, baseline_day=baseline_day, day=day, by=keys)
+    bc = bc[(bc["lesion"] != TOTAL) & bc["baseline_day"].notna() & (bc["longest_diameter_baseline_mm"] > 0)]
+    bc = bc[~_treated_mask(bc, treated_lesion, keys).to_numpy()]
+    out = bc[[*keys, "lesion", "baseline_day", "day", "longest_diameter_baseline_mm", "longest_diameter_mm",
+              "longest_diameter_change_pct"]].copy()
+    out["response"] = _single_lesion_response(out["longest_diameter_baseline_mm"], out["longest_diameter_mm"])
+    out["responder"] = out["response"].isin(["CR", "PR"])
+    ranked = out.assign(_rank=out["response"].map(_RANK)).sort_values("_rank", kind="stable")
+    best = ranked.drop_duplicates(keys, keep="first")[[*keys, "response"]]
+    anyr = _groupby(out, keys).agg(baseline_day=("baseline_day", "max"), day=("day", "max"),
+                                   responder=("responder", "any")).reset_index()
+    anyr = anyr.merge(best, on=keys, how="left").assign(lesion=ANY)
+    out = pd.concat([out, anyr], ignore_index=True)
+    out["responder"] = out["responder"].astype(bool)
+    return _order(out, ts, keys)[
+        [*keys, "lesion", "baseline_day", "day", "longest_diameter_baseline_mm", "longest_diameter_mm",
+         "longest_diameter_change_pct", "response", "responder"]]
+
+
+def _binomial_ci(k: int, n: int, confidence: float, method: str) -> tuple[float, float]:
+    if n == 0:
+        return np.nan, np.nan
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method=method)
+    return float(ci.low), float(ci.high)
+
+
+def abscopal_response_rate(data: pd.DataFrame, by=("arm",), confidence: float = 0.95, method: str = "wilson",
+                           treated_lesion="index", day: float | None = None, baseline_day: float = 0.0,
+                           unit=DEFAULT_BY) -> pd.DataFrame:
+    """Abscopal response rate per ``by`` group x lesion, with a binomial confidence interval.
+
+    ``data``: the output of :func:`abscopal_response`, or a time series (then ``treated_lesion``, ``day``,
+    ``baseline_day`` and ``unit`` (the columns of one patient) are passed to it). The ``lesion == "any"``
+    rows give the patient-level rate. ``method``: ``"wilson"`` (score interval, no continuity correction),
+    ``"wilsoncc"``, or ``"exact"`` / ``"clopper-pearson"``.
+
+    Columns: by..., ``lesion``, ``n``, ``responders``, ``rate`` (fraction), ``ci_low``, ``ci_high``,
+    ``confidence``, ``method``.
+    """
+    if "time_day" in data.columns:
+        data = abscopal_response(data, treated_lesion=treated_lesion, day=day, baseline_day=baseline_day, by=unit)
+    keys = _keys(by, data)
+    method = {"clopper-pearson": "exact", "clopper_pearson": "exact"}.get(method.lower(), method.lower())
+    if method not in ("wilson", "wilsoncc", "exact"):
+        raise ValueError(f"method = {method!r}: expected 'wilson', 'wilsoncc' or 'exact'")
+    out = _groupby(data, [*keys, "lesion"]).agg(n=("responder", "size"), responders=("responder", "sum")).reset_index()
+    out["responders"] = out["responders"].astype(int)
+    out["rate"] = out["responders"] / out["n"].where(out["n"] > 0)
+    ci = [_binomial_ci(k, n, confidence, method) for k, n in zip(out["responders"], out["n"])]  # one per group
+    out["ci_low"] = [c[0] for c in ci]
+    out["ci_high"] = [c[1] for c in ci]
+    out["confidence"] = confidence
+    out["method"] = method
+    return out
+
+
+# ---- time to event ------------------------------------------------------------------------------
+def time_to_event(ts: pd.DataFrame, assessment_days: Iterable[float], burden_limit_cells: float | None = None,
+                  treated_lesion="index", baseline_day: float = 0.0,
+                  target_lesions: str | Iterable[str] | None = None,
+                  new_lesion_days: pd.DataFrame | Mapping[str, float] | None = None,
+                  criteria: str = "recist", by=DEFAULT_BY) -> pd.DataFrame:
+    """Time-to-event endpoints per group, in days since ``baseline_day``.
+
+    ``endpoint == "pfs"``: progression-free survival. Event at the first PD (``criteria="recist"``) or at
+    the iUPD that was then confirmed (``criteria="irecist"``), or at death by burden: the first recorded day
+    (at or after baseline) on which the total tumour cells of the real lesions exceed ``burden_limit_cells``
+    (None: no death by burden), whichever is first; otherwise censored at the group's last recorded day.
+    ``endpoint == "distant_response"``: first assessment at which an untreated lesion present at baseline
+    has PR or CR by its own diameter (:func:`abscopal_response`), censored at death by burden or the last
+    day; only groups with such a lesion.
+
+    Columns: by..., ``endpoint``, ``time_day`` (days since baseline), ``event`` (bool), ``cause``
+    ("progression", "burden", "response", or None when censored).
+    """
+    keys = _keys(by, ts)
+    les = _lesions(ts)
+    groups = _groupby(les, keys)["time_day"].max().rename("_last").reset_index()
+    if criteria == "recist":
+        rec = recist(ts, assessment_days, baseline_day, target_lesions, keys, new_lesion_days)
+        prog = _groupby(rec[rec["response"] == "PD"], keys)["day"].min()
+    elif criteria == "irecist":
+        rec = irecist(ts, assessment_days, baseline_day, target_lesions, keys, new_lesion_days)
+        rec = rec.assign(_prev=_groupby(rec, keys)["day"].shift())
+        prog = _groupby(rec[rec["response"] == "iCPD"], keys)["_prev"].min()
+    else:
+        raise ValueError(f"criteria = {criteria!r}: expected 'recist' or 'irecist'")
+    out = groups.merge(prog.rename("_prog").reset_index(), on=keys, how="left")
+    if burden_limit_cells is not None:
+        total = (_groupby(les[les["time_day"] >= baseline_day - _EPS], [*keys, "time_day"])["tumor_cells"].sum()
+                 .reset_index())
+        death = _groupby(total[total["tumor_cells"] > burden_limit_cells], keys)["time_day"].min()
+        out = out.merge(death.rename("_death").reset_index(), on=keys, how="left")
+    else:
+        out["_death"] = np.nan
+    pfs_day = np.fmin(out["_prog"], out["_death"])
+    pfs = out[keys].assign(
+        endpoint="pfs", time_day=pfs_day.fillna(out["_last"]) - baseline_day, event=pfs_day.notna().to_numpy(),
+        cause=np.where(out["_prog"] <= out["_death"].fillna(np.inf), "progression",
+                       np.where(out["_death"].notna(), "burden", None)))
+
+    frames = []
+    days = sorted({float(d) for d in np.atleast_1d(assessment_days) if float(d) > baseline_day + _EPS})
+    for d in days:  # a small loop over assessments
+        ab = abscopal_response(ts, treated_lesion, day=d, baseline_day=baseline_day, by=keys)
+        frames.append(ab[ab["lesion"] == ANY].assign(_at=d))
+    if frames:
+        ab = pd.concat(frames, ignore_index=True).merge(out[[*keys, "_last", "_death"]], on=keys)
+        ab = ab[ab["_at"] <= ab["_last"] + _EPS]
+        evaluable = ab[keys].drop_duplicates()
+        resp = _groupby(ab[ab["responder"]], keys)["_at"].min().rename("_resp").reset_index()
+        dr = evaluable.merge(out, on=keys, how="left").merge(resp, on=keys, how="left")
+        stop = np.fmin(dr["_death"], dr["_last"])
+        event = (dr["_resp"] <= stop + _EPS).to_numpy()
+        dr = dr[keys].assign(endpoint="distant_response",
+                             time_day=np.where(event, dr["_resp"], stop) - baseline_day,
+                             event=event, cause=np.where(event, "response", None))
+        frames = [dr]
+    out = pd.concat([pfs, *frames], ignore_index=True)
+    out["event"] = out["event"].astype(bool)
+    out["cause"] = out["cause"].astype(object).where(out["cause"].notna(), None)
+    return out[[*keys, "endpoint", "time_day", "event", "cause"]]
+
+
+def _strata(tte: pd.DataFrame, keys: list[str]) -> list[str]:
+    return [*keys, "endpoint"] if "endpoint" in tte.columns and "endpoint" not in keys else keys
+
+
+def kaplan_meier(tte: pd.DataFrame, by="arm", confidence: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier survival per ``by`` group (and per ``endpoint`` when the frame has one).
+
+    Product-limit estimate with Greenwood variance and the exponential-Greenwood (log(-log)) band, as
+    lifelines' ``KaplanMeierFitter``. One row at time 0 and one per distinct observed time.
+    Columns: by..., [``endpoint``], ``time_day``, ``at_risk`` (alive and uncensored just before),
+    ``events``, ``censored``, ``survival``, ``ci_low``, ``ci_high``.
+    """
+    keys = _strata(tte, _keys(by, tte))
+    tab = (_groupby(tte, [*keys, "time_day"]).agg(events=("event", "sum"), observed=("event", "size"))
+           .reset_index().sort_values([*keys, "time_day"], kind="stable"))
+    g = _groupby(tab, keys)
+    tab["at_risk"] = g["observed"].transform("sum") - g["observed"].cumsum() + tab["observed"]
+    tab["events"] = tab["events"].astype(int)
+    tab["censored"] = tab["observed"] - tab["events"]
+    tab["survival"] = (1.0 - tab["events"] / tab["at_risk"]).groupby([tab[k] for k in keys], dropna=False).cumprod()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = tab["events"] / (tab["at_risk"] * (tab["at_risk"] - tab["events"]))
+    tab["_gw"] = term.groupby([tab[k] for k in keys], dropna=False).cumsum()
+    start = (g["observed"].sum().rename("at_risk").reset_index()
+             .assign(time_day=0.0, events=0, censored=0, survival=1.0, _gw=0.0))
+    tab = pd.concat([start, tab.drop(columns="observed")], ignore_index=True)  # events at time 0 win
+    tab = tab.drop_duplicates([*keys, "time_day"], keep="last")
+    tab = tab.sort_values([*keys, "time_day"], kind="stable").reset_index(drop=True)
+    z = stats.norm.ppf(0.5 + confidence / 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.log(tab["survival"])
+        half = z * np.sqrt(tab["_gw"]) / v
+        a = np.exp(-np.exp(np.log(-v) + half))
+        b = np.exp(-np.exp(np.log(-v) - half))
+    lo, hi = np.fmin(a, b), np.fmax(a, b)
+    one, zero = tab["survival"] >= 1.0, tab["survival"] <= 0.0  # the band collapses at 1 and 0 (as lifelines)
+    tab["ci_low"] = np.select([one, zero], [1.0, 0.0], lo)
+    tab["ci_high"] = np.select([one, zero], [1.0, 0.0], hi)
+    return tab[[*keys, "time_day", "at_risk", "events", "censored", "survival", "ci_low", "ci_high"]]
+
+
+def _logrank_test(time, event, label) -> tuple[float, int, float]:
+    """K-sample log-rank test (chi-square with K-1 degrees of freedom), as lifelines' multivariate test."""
+    d = pd.crosstab(time, label, values=event.astype(int), aggfunc="sum").fillna(0.0)
+    seen = pd.crosstab(time, label).reindex(index=d.index, columns=d.columns, fill_value=0)
+    n = seen.iloc[::-1].cumsum().iloc[::-1].to_numpy(dtype=float)  # at risk just before each time
+    d = d.to_numpy(dtype=float)
+    n_tot, d_tot = n.sum(axis=1), d.sum(axis=1)
+    frac = n / n_tot[:, None]
+    o_minus_e = (d - frac * d_tot[:, None]).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(n_tot > 1, d_tot * (n_tot - d_tot) / (n_tot - 1), 0.0)
+    var = np.einsum("t,tj,jl->jl", w, frac, np.eye(frac.shape[1])) - np.einsum("t,tj,tl->jl", w, frac, frac)
+    k = frac.shape[1]
+    u = o_minus_e[:-1]
+    stat = float(u @ np.linalg.pinv(var[:-1, :-1]) @ u)
+    return stat, k - 1, float(stats.chi2.sf(stat, k - 1))
+
+
+def logrank(tte: pd.DataFrame, by="arm", within=()) -> pd.DataFrame:
+    """Log-rank tests between the ``by`` groups: one over all groups and one per pair.
+
+    Separate tests per ``endpoint`` (when the frame has one) and per ``within`` columns (e.g. a sweep's
+    ``point``). Groups of several ``by`` columns are labelled "a / b". Columns: [within..., endpoint],
+    ``comparison`` ("all" or "A vs B"), ``group_a``, ``group_b``, ``test_statistic`` (chi-square),
+    ``degrees_of_freedom``, ``p_value``.
+    """
+    keys = _keys(by, tte)
+    strata = _strata(tte, [within] if isinstance(within, str) else list(within))
+    label = tte[keys].astype(str).agg(" / ".join, axis=1)
+    tte = tte.assign(_label=label)
+    rows = []
+    parts = _groupby(tte, strata) if strata else [((), tte)]
+    for stratum, part in parts:  # a small loop over strata and pairs of groups
+        stratum = stratum if isinstance(stratum, tuple) else (stratum,)
+        base = dict(zip(strata, stratum))
+        labels = list(dict.fromkeys(part["_label"]))
+        if len(labels) < 2:
+            continue
+        stat, df_, p = _logrank_test(part["time_day"], part["event"], part["_label"])
+        rows.append({**base, "comparison": "all", "group_a": None, "group_b": None,
+                     "test_statistic": stat, "degrees_of_freedom": df_, "p_value": p})
+        for i, a in enumerate(labels):
+            for b in labels[i + 1:]:
+                pair = part[part["_label"].isin([a, b])]
+                stat, df_, p = _logrank_test(pair["time_day"], pair["event"], pair["_label"])
+                rows.append({**base, "comparison": f"{a} vs {b}", "group_a": a, "group_b": b,
+                             "test_statistic": stat, "degrees_of_freedom": df_, "p_value": p})
+    cols = [*strata, "comparison", "group_a", "group_b", "test_statistic", "degrees_of_freedom", "p_value"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# ---- immune readouts ----------------------------------------------------------------------------
+def immune_readouts(ts: pd.DataFrame, day: float | None = None, by=DEFAULT_BY) -> pd.DataFrame:
+    """Immune state per group x lesion: peak effectors up to ``day`` and the state at ``day``.
+
+    ``day``: last record at or before it (default: the last record). Columns: by..., ``lesion``, ``day``,
+    ``effector_t_cells_peak`` (cells, over the records up to ``day``), ``effector_peak_day`` (first day of
+    the peak), ``effector_t_cells``, ``exhausted_t_cells``, ``tregs`` (cells), ``cd8_treg_ratio``
+    (effector_t_cells / tregs; NaN when tregs is 0 or missing), ``pd_l1_mean`` (as recorded).
+    """
+    keys = _keys(by, ts)
+    les = _lesions(ts)
+    if day is not None:
+        les = les[les["time_day"] <= day + _EPS]
+    peak = (les.sort_values(["effector_t_cells", "time_day"], ascending=[False, True], na_position="last",
+                            kind="stable")
+            .drop_duplicates([*keys, "lesion"], keep="first")[[*keys, "lesion", "effector_t_cells", "time_day"]]
+            .rename(columns={"effector_t_cells": "effector_t_cells_peak", "time_day": "effector_peak_day"}))
+    state = [c for c in ("effector_t_cells", "exhausted_t_cells", "tregs", "pd_l1_mean") if c in les.columns]
+    now = _snapshot(les, keys)[[*keys, "lesion", "time_day", *state]].rename(columns={"time_day": "day"})
+    out = now.merge(peak, on=[*keys, "lesion"], how="left")
+    out["cd8_treg_ratio"] = out["effector_t_cells"] / out["tregs"].where(out["tregs"] > 0)
+    cols = [*keys, "lesion", "day", "effector_t_cells_peak", "effector_peak_day", *state, "cd8_treg_ratio"]
+    return _order(out, ts, keys)[cols]

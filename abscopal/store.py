@@ -1,0 +1,50 @@
+"""Results on disk: one Parquet file per run, a manifest, and the summary.
+
+Layout of an output folder (the results contract; see results/README.md):
+  manifest.json                  resolved config, seeds, versions, times, status of every run
+  runs/<arm>__r<replicate>.parquet   that run's time series (lesion rows and "systemic" rows)
+  summary.parquet                one row per arm x replicate x lesion at the readout day
+Every file is written to a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+
+def run_file(out: Path, arm: str, replicate: int) -> Path:
+    return Path(out) / "runs" / f"{arm}__r{replicate}.parquet"
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path`` (atomic on one file system)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_frame(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write_bytes(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_json(path: Path, data: dict) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+    atomic_write_bytes(path, write)
+
+
+def read_manifest(out: Path) -> dict:
+    return json.loads((Path(out) / "manifest.json").read_text())
+
+
+def read_timeseries(out: Path, runs: list[dict] | None = None) -> pd.DataFrame:
+    """Concatenate the time series of the finished runs (all, or those listed)."""
+    runs = runs if runs is not None else [r for r in read_manifest(out)["runs"] if r["status"] == "ok"]
+    frames = [pd.read_parquet(Path(out) / r["file"]) for r in runs]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

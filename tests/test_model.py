@@ -1,0 +1,137 @@
+"""The simulation core: reproducibility, common random numbers, treatments and their biology."""
+
+import math
+
+import numpy as np
+import pytest
+
+from abscopal.config import resolve
+from abscopal.drugs import Drug
+from abscopal.immune.lymph_node import LymphNode
+from abscopal.config import defaults
+from abscopal.model import AbscopalModel
+from abscopal.runner import simulate
+from abscopal.streams import replicate_seed
+from conftest import small_config
+
+
+def run_arm(cfg, arm, replicate=0):
+    exp = resolve(cfg)
+    return simulate(exp.arms[arm], exp.settings, replicate_seed(exp.settings["seed"], replicate))
+
+
+def lesion_series(ts, lesion, column="tumor_cells"):
+    return ts[ts["lesion"] == lesion].set_index("time_day")[column]
+
+
+def test_same_seed_same_numbers_other_replicate_other_numbers():
+    cfg = small_config()
+    a, _ = run_arm(cfg, "cryo_anti_pd1", 0)
+    b, _ = run_arm(cfg, "cryo_anti_pd1", 0)
+    c, _ = run_arm(cfg, "cryo_anti_pd1", 1)
+    assert a.equals(b)
+    assert not lesion_series(a, "distant").equals(lesion_series(c, "distant"))
+
+
+def test_arms_share_random_streams_until_treatment():
+    """Common random numbers: before day 0 both arms see exactly the same tumour growth."""
+    cfg = small_config()
+    control, _ = run_arm(cfg, "control")
+    treated, _ = run_arm(cfg, "cryo_anti_pd1")
+    for lesion in ("index", "distant"):
+        before = lesion_series(control, lesion).loc[:0]
+        assert before.equals(lesion_series(treated, lesion).loc[:0])
+        assert before.iloc[-1] > before.iloc[0]  # lesions grow
+
+
+def test_record_of_day_zero_is_before_the_ablation():
+    ts, events = run_arm(small_config(), "cryo_anti_pd1")
+    index = lesion_series(ts, "index")
+    assert index.loc[0] > 0 and index.loc[1] < 0.05 * index.loc[0]
+    ablation = [e for e in events if e["kind"] == "ablation"][0]
+    assert ablation["day"] == 0 and ablation["necrotic"] + ablation["apoptotic"] > 0.95 * index.loc[0]
+
+
+def test_incomplete_ablation_leaves_a_rim_that_regrows():
+    cfg = small_config(end_day=10, readout_day=10)
+    cfg["arms"]["cryo_anti_pd1"]["ablation"]["margin_mm"] = -0.4
+    cfg["arms"]["cryo_anti_pd1"].pop("drugs")
+    ts, _ = run_arm(cfg, "cryo_anti_pd1")
+    index = lesion_series(ts, "index")
+    assert 0 < index.loc[1] < 0.9 * index.loc[0]
+    assert index.loc[10] > index.loc[1] * 1.05
+
+
+def test_ablation_releases_antigen_primes_t_cells_and_pd_l1_rises():
+    cfg = small_config(end_day=12, readout_day=12)
+    cfg["arms"]["cryo_anti_pd1"].pop("drugs")
+    control, _ = run_arm(cfg, "control")
+    cryo, _ = run_arm(cfg, "cryo_anti_pd1")
+    assert lesion_series(cryo, "index", "antigen").loc[0.0:1.0].max() > 10 * lesion_series(control, "index", "antigen").max()
+    assert lesion_series(cryo, "systemic", "primed_cd8_total").iloc[-1] > 100 * max(
+        lesion_series(control, "systemic", "primed_cd8_total").iloc[-1], 1e-3)
+    assert lesion_series(cryo, "distant", "effector_t_cells").max() > 10
+    assert lesion_series(cryo, "distant", "pd_l1_mean").iloc[-1] > 1.2  # adaptive resistance
+    assert lesion_series(control, "distant", "pd_l1_mean").iloc[-1] == pytest.approx(1.0, abs=0.05)
+
+
+def test_resection_and_new_metastasis():
+    cfg = small_config()
+    cfg["arms"]["control"]["resection"] = {"lesion": "index", "day": 2}
+    cfg["arms"]["control"]["metastases"] = {"liver": {"day": 3, "diameter_mm": 1.0, "domain_mm": 3.0}}
+    ts, events = run_arm(cfg, "control")
+    index = lesion_series(ts, "index")
+    assert index.loc[2] > 0 and index.loc[3:].eq(0).all()
+    assert lesion_series(ts, "index", "blood_flow_share").loc[3] == 0
+    liver = lesion_series(ts, "liver")
+    assert liver.index.min() == 4 and liver.iloc[0] > 500
+    assert [e["kind"] for e in events] == ["resection", "metastasis"]
+
+
+def test_radiotherapy_gives_one_event_per_fraction():
+    cfg = small_config()
+    cfg["arms"]["control"]["ablation"] = {"modality": "radiotherapy", "lesion": "index", "day": 0,
+                                          "dose_per_fraction_gy": 8, "fractions": 3}
+    ts, events = run_arm(cfg, "control")
+    assert [e["day"] for e in events] == [0, 1, 2]
+    survival = math.exp(-(0.3 * 8 + 0.03 * 64))  # linear-quadratic, 1.3 % per 8 Gy fraction
+    before = lesion_series(ts, "index").loc[0]
+    killed = events[0]["necrotic"] + events[0]["apoptotic"]
+    assert before - killed == pytest.approx(before * survival, abs=4 * math.sqrt(before * survival))
+    assert events[0]["necrotic"] == pytest.approx(0.3 * killed, abs=4 * math.sqrt(killed))
+
+
+def test_drug_concentration_halves_each_half_life_and_occupancy_is_a_binding_curve():
+    pk = {"kd_nm": 2.6, "half_life_days": 2.0, "volume_l_per_kg": 0.08, "molecular_weight_kda": 146.0}
+    drug = Drug("anti_pd1", 10.0, pk)
+    drug.dose_days.append(0.0)
+    c0 = 10.0 / 0.08 / 146000 * 1e6
+    assert drug.concentration_nm(0.0) == pytest.approx(c0)
+    assert drug.concentration_nm(2.0) == pytest.approx(c0 / 2)
+    assert drug.concentration_nm(-0.1) == 0
+    c = drug.concentration_nm(20.0)
+    assert drug.occupancy(20.0) == pytest.approx(c / (c + 2.6))
+
+
+def test_lymph_node_each_activated_cell_makes_two_to_the_divisions_effectors():
+    p = dict(defaults()["lymph_node"], divisions=5, ctla4_priming_inhibition=0.0, treg_turnover_per_day=0.0)
+    ln = LymphNode(p, blood_elimination_per_day=0.0)
+    ln.step(mature_in=1e4, tolerogenic_in=0.0, recruited=0.0, occ_ctla4=0.0, dc_death_per_day=0.4, dt=0.25)
+    for _ in range(200):
+        ln.step(0.0, 0.0, 0.0, 0.0, 0.4, 0.25)
+    activated = p["naive_precursors"] - ln.record()["naive_cd8"]
+    assert activated > 1
+    assert ln.blood_effectors == pytest.approx(activated * 2**5, rel=1e-3)
+
+
+def test_halving_the_time_step_does_not_change_the_outcome_beyond_noise():
+    """Replicates at 6 h and 3 h steps: the mean distant burden and index kill agree within noise."""
+    cfg = small_config(end_day=8, readout_day=8)
+    outcomes = {}
+    for step_h in (6, 3):
+        cfg["experiment"]["time_step_h"] = step_h
+        finals = [lesion_series(run_arm(cfg, "cryo_anti_pd1", r)[0], "distant").iloc[-1] for r in range(4)]
+        outcomes[step_h] = np.array(finals, float)
+    a, b = outcomes[6], outcomes[3]
+    noise = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    assert abs(a.mean() - b.mean()) < max(4 * noise, 0.03 * a.mean()), (a, b)
