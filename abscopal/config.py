@@ -137,7 +137,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
     },
     "trafficking": {
         "influx_max_per_mm2_per_day": P(50.0, "cells/mm²/day", "maximal effector influx per mm² of lesion: with a 10-day lifespan it caps infiltration at about 500 CD8/mm², a highly infiltrated tumour (Kosinsky 2018's saturable influx; densities from Galon 2006)", "galon2006", 0, 1e5),
-        "effector_half_saturation": P(2e5, "cells", "effectors flowing through a lesion (blood-flow share x blood pool) giving half-maximal influx", "assumption", 1e-3, 1e12),
+        "effector_half_saturation": P(5e4, "cells", "effectors flowing through a lesion (blood-flow share x blood pool) giving half-maximal influx", "assumption", 1e-3, 1e12),
         "blood_effector_elimination_per_day": P(0.2, "1/day", "elimination of primed effectors from the circulation", "kosinsky2018", 0, 10),
         "edge_entry_fraction": P(0.5, "-", "fraction of entering T cells that enter at the lesion edge (rest: vessels inside)", "assumption", 0, 1),
     },
@@ -152,19 +152,20 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "chemotaxis_bias": P(0.05, "-", "fraction of T-cell speed directed up the gradient of live tumour cells (chemokines)", "assumption", 0, 1),
         "pd1_inhibition_half_pd_l1": P(2.5, "relative", "PD-L1 level (x free PD-1 fraction) halving killing", "assumption", 1e-3, 1000),
         "pd1_hill": P(2.0, "-", "Hill coefficient of PD-1 inhibition of killing", "qspio_tnbc", 0.5, 8),
-        "exhaustion_per_inhibited_engagement": P(0.3, "-", "probability that a fully PD-1-inhibited engagement exhausts the T cell", "assumption", 0, 1),
+        "exhaustion_per_inhibited_engagement": P(0.1, "-", "probability that a fully PD-1-inhibited engagement exhausts the T cell", "assumption", 0, 1),
         "ifn_gamma_decay_per_day": P(11.0, "1/day", "decay of IFN-γ", "qspio_tnbc", 0.1, 1000),
         "ifn_gamma_diffusion_um2_per_s": P(20.0, "µm²/s", "diffusion of IFN-γ in tissue", "assumption", 0, 1000),
         "exhausted_ifn_gamma_fraction": P(0.2, "-", "IFN-γ secretion of exhausted relative to active effectors", "assumption", 0, 1),
     },
     "suppressors": {
-        "mdsc_recruitment_per_day": P(1.2, "1/day", "MDSC recruitment into an inflamed lesion (x capacity x inflammation)", "qspio_tnbc", 0, 100),
+        "mdsc_recruitment_per_day": P(1.2, "1/day", "MDSC recruitment into an inflamed lesion, toward its capacity", "qspio_tnbc", 0, 100),
         "mdsc_death_per_day": P(0.015, "1/day", "MDSC death", "qspio_tnbc", 0, 10),
-        "mdsc_capacity": P(300.0, "cells", "MDSCs a fully inflamed lesion fills up to", "assumption", 0, 1e6),
-        "treg_recruitment_per_day": P(30.0, "cells/day", "Treg recruitment into a fully inflamed lesion at baseline blood Tregs", "assumption", 0, 1e6),
-        "treg_death_per_day": P(0.2, "1/day", "Treg loss in the lesion", "assumption", 0, 10),
-        "inflammation_half_effectors": P(200.0, "cells", "effectors in a lesion giving half-maximal inflammation", "assumption", 1e-3, 1e7),
-        "suppression_half_cells": P(2000.0, "cells", "Tregs + MDSCs in a lesion halving killing", "assumption", 1e-3, 1e7),
+        "mdsc_capacity_per_mm2": P(10.0, "cells/mm²", "MDSCs a fully inflamed lesion fills up to", "assumption", 0, 1e5),
+        "mdsc_half_suppression_per_mm2": P(100.0, "cells/mm²", "MDSC density halving killing", "assumption", 1e-3, 1e6),
+        "inflammation_half_effectors_per_mm2": P(5.0, "cells/mm²", "active effector density giving half-maximal inflammation", "assumption", 1e-3, 1e5),
+        "treg_per_recruited_effector": P(0.1, "-", "Tregs recruited with each effector at baseline systemic Treg level (CD8:Treg about 10 in infiltrates)", "sato2005", 0, 10),
+        "treg_death_per_day": P(0.1, "1/day", "Treg loss in the lesion", "assumption", 0, 10),
+        "treg_ratio_half_suppression": P(0.3, "-", "Treg : CD8 ratio in a lesion halving killing", "assumption", 1e-3, 100),
     },
 }
 
@@ -358,6 +359,7 @@ def resolve(config: dict[str, Any]) -> Experiment:
             raise ConfigError(f"unknown section {name}; valid sections: {', '.join(sorted(TOP_LEVEL))}")
     settings = {k: p.default for k, p in SECTIONS["experiment"].items()}
     settings.update(_check_section("", "experiment", config.get("experiment", {})))
+    _check_settings(settings)
     base = {k: _check_section("", k, v) for k, v in config.items() if k not in ("experiment", "arms")}
     arms_given = config.get("arms", {"control": {}})
     if not isinstance(arms_given, dict) or not arms_given:
@@ -373,7 +375,6 @@ def resolve(config: dict[str, Any]) -> Experiment:
         _fill_named(params)
         _check_consistency(f"arms.{arm}", params, settings)
         arms[arm] = params
-    _check_settings(settings)
     return Experiment(settings=settings, arms=arms, source=config)
 
 
@@ -411,9 +412,21 @@ def _check_consistency(prefix: str, params: dict[str, Any], settings: dict[str, 
     for name, lesion in params["lesions"].items():
         if lesion["diameter_mm"] >= lesion["domain_mm"]:
             raise ConfigError(f"{prefix}.lesions.{name}.diameter_mm = {lesion['diameter_mm']}: expected below domain_mm")
-    for drug in params.get("drugs", {}):
+    for drug, schedule in params.get("drugs", {}).items():
         if drug not in params["pharmacology"]:
             raise ConfigError(f"{prefix}.drugs.{drug}: no pharmacology for it")
+        if schedule["start_day"] < settings["start_day"]:
+            raise ConfigError(f"{prefix}.drugs.{drug}.start_day = {schedule['start_day']}: expected on or after "
+                              f"experiment.start_day = {settings['start_day']}")
+    heat = params["heat_ablation"]
+    if params.get("ablation", {}).get("modality") == "heat" and not (
+        heat["sublethal_temperature_c"] < heat["necrosis_temperature_c"] < params["ablation"]["peak_temperature_c"]
+    ):
+        raise ConfigError(
+            f"{prefix}.ablation.peak_temperature_c = {params['ablation']['peak_temperature_c']}: expected above "
+            f"heat_ablation.necrosis_temperature_c = {heat['necrosis_temperature_c']}, itself above "
+            f"sublethal_temperature_c = {heat['sublethal_temperature_c']}"
+        )
     cryo = params["cryoablation"]
     if cryo["slow_freeze_c_per_min"] >= cryo["fast_freeze_c_per_min"]:
         raise ConfigError(

@@ -1,9 +1,10 @@
 """One lesion: a 2D lattice of tumour cells (one site = one cell) and its diffusing fields.
 
 Per-cell state lives in arrays (struct of arrays): ``state`` (empty, live, necrotic, apoptotic),
-``antigenicity`` and ``pd_l1``. Cells within ``proliferative_rim_um`` of free space divide; the
-daughter takes the nearest free site, as if the cells between were pushed aside (a viable rim
-limited by oxygen diffusion: Thomlinson & Gray 1955). Dead cells occupy space until cleared.
+``antigenicity`` and ``pd_l1``. Cells within ``proliferative_rim_um`` of the lesion's edge divide
+(a viable rim limited by oxygen diffusion: Thomlinson & Gray 1955; the core is quiescent); the
+daughter takes the nearest free site, as if the cells between were pushed aside. Dead cells occupy
+space until cleared.
 Antigen, DAMPs and IFN-γ live on a coarser grid (``release.field_resolution_um``); they diffuse
 (an exact Gaussian kernel per step) and decay (exact exponentials), so results do not depend on
 the time step. Work is restricted to the bounding box of the tissue.
@@ -76,6 +77,9 @@ class Lesion:
         self.state[disc] = LIVE
         self.antigenicity[disc] = self._draw_antigenicity(int(disc.sum()), self.rng["growth"])
         self.pd_l1[disc] = tumour["pd_l1_baseline"]
+        self._find_box()
+        self._rim_depth = np.zeros((n, n), np.float32)  # sites from the lesion's outer edge, refreshed daily
+        self._rim_day = None
         self.block = max(1, int(round(release["field_resolution_um"] / self.cell_um)))
         nf = -(-n // self.block)
         self.antigen = np.zeros((nf, nf))  # cell-equivalents of intact antigen per field pixel
@@ -95,17 +99,22 @@ class Lesion:
         s2 = math.log1p(cv**2)
         return rng.lognormal(math.log(mean) - s2 / 2, math.sqrt(s2), n).astype(np.float32)
 
-    def window(self, pad: int = 1) -> tuple[slice, slice]:
-        """The bounding box of the tissue, padded by ``pad`` sites (clipped at the domain)."""
+    def _find_box(self) -> None:
+        """Recompute the bounding box of the tissue (after growth; death only shrinks it)."""
         rows = np.flatnonzero(self.state.any(axis=1))
         if rows.size == 0:
-            return slice(0, 0), slice(0, 0)
+            self._box = (0, 0, 0, 0)
+            return
         cols = np.flatnonzero(self.state[rows[0] : rows[-1] + 1].any(axis=0))
+        self._box = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+
+    def window(self, pad: int = 1) -> tuple[slice, slice]:
+        """The bounding box of the tissue, padded by ``pad`` sites (clipped at the domain)."""
+        r0, r1, c0, c1 = self._box
+        if r1 == r0:
+            return slice(0, 0), slice(0, 0)
         n = self.state.shape[0]
-        return (
-            slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, n)),
-            slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, n)),
-        )
+        return slice(max(r0 - pad, 0), min(r1 + pad, n)), slice(max(c0 - pad, 0), min(c1 + pad, n))
 
     def _release(self, rows: np.ndarray, cols: np.ndarray, antigen: np.ndarray, damp: float) -> None:
         """Deposit antigen (per cell) and DAMPs (per cell) of dying cells at their field pixels."""
@@ -129,8 +138,13 @@ class Lesion:
         return field[rows // self.block, cols // self.block]
 
     # ---- tumour cells --------------------------------------------------------------------------
-    def grow(self, dt: float) -> None:
-        """Cells within the proliferative rim divide into the nearest free site."""
+    def grow(self, day: float, dt: float) -> None:
+        """Live cells within the proliferative rim of the lesion's outer edge divide into the nearest free site.
+
+        The rim is measured from the outer edge (holes inside the lesion do not count: the interior
+        is quiescent for want of oxygen), and a daughter needs a free site within the rim's depth
+        (the chain of cells it can push aside).
+        """
         t = self.params["tumour"]
         p_div = math.expm1(t["growth_rate_per_day"] * dt)  # e^(r dt) - 1: exact exponential growth per step
         if p_div == 0:
@@ -140,33 +154,32 @@ class Lesion:
         occupied = state != EMPTY
         if occupied.all():
             return
-        depth, (nr, nc) = ndimage.distance_transform_edt(occupied, return_indices=True)
-        rim = (state == LIVE) & (depth <= t["proliferative_rim_um"] / self.cell_um)
-        r, c = np.nonzero(rim)
+        rim_sites = t["proliferative_rim_um"] / self.cell_um
+        if self._rim_day != math.floor(day):  # the outer edge moves about a cell a day: measure it daily
+            self._rim_day = math.floor(day)
+            self._rim_depth[:] = 0.0
+            self._rim_depth[rs, cs] = ndimage.distance_transform_edt(ndimage.binary_fill_holes(occupied))
+        r, c = np.nonzero((state == LIVE) & (self._rim_depth[rs, cs] <= rim_sites))
         rng = self.rng["growth"]
         divide = rng.random(r.size) < p_div
-        r, c = r[divide], c[divide]
-        order = rng.permutation(r.size)
-        r, c = r[order], c[order]
+        order = rng.permutation(int(divide.sum()))
+        r, c = r[divide][order], c[divide][order]
         ant, pdl = self.antigenicity[rs, cs], self.pd_l1[rs, cs]
         # Several cells may push toward the same free site in one step: one of them takes it, the others
-        # take the nearest free site still within their rim (up to four rounds), as they would in
+        # take the nearest free site still within reach (up to four rounds), as they would in
         # continuous time; so the growth does not depend on the time step.
-        rim_sites = t["proliferative_rim_um"] / self.cell_um
-        tr, tc = nr[r, c], nc[r, c]
         for _ in range(4):
-            free = state[tr, tc] == EMPTY
-            _, first = np.unique(tr[free] * state.shape[1] + tc[free], return_index=True)
-            placed = np.flatnonzero(free)[first]
-            state[tr[placed], tc[placed]] = LIVE
-            ant[tr[placed], tc[placed]] = ant[r[placed], c[placed]]
-            pdl[tr[placed], tc[placed]] = t["pd_l1_baseline"]
-            waiting = np.ones(r.size, bool)
-            waiting[placed] = False
-            r, c = r[waiting], c[waiting]
+            r, c, tr, tc = nearest_free(state, r, c, rim_sites)
             if r.size == 0:
                 break
-            r, c, tr, tc = nearest_free(state, r, c, rim_sites)
+            _, first = np.unique(tr * state.shape[1] + tc, return_index=True)
+            state[tr[first], tc[first]] = LIVE
+            ant[tr[first], tc[first]] = ant[r[first], c[first]]
+            pdl[tr[first], tc[first]] = t["pd_l1_baseline"]
+            waiting = np.ones(r.size, bool)
+            waiting[first] = False
+            r, c = r[waiting], c[waiting]
+        self._find_box()
 
     def spontaneous_death(self, dt: float) -> None:
         """Live cells die by apoptosis at the spontaneous death rate."""
@@ -219,6 +232,7 @@ class Lesion:
             field[:] = 0.0
         self.t_cells = EffectorTCells(self.params["immune"])
         self.resected = True
+        self._find_box()
         self.blood_flow_share = 0.0
 
     # ---- fields ------------------------------------------------------------------------------

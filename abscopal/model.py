@@ -92,7 +92,7 @@ class AbscopalModel(mesa.Model):
             entering = rng.poisson(self.influx_per_day(lesion) * dt) if not lesion.resected else 0
             entering = min(entering, int(ln.blood_effectors))
             recruited += entering
-            lesion.grow(dt)
+            lesion.grow(day, dt)
             lesion.spontaneous_death(dt)
             lesion.clear_dead(dt)
             lesion.t_cells.admit(entering, lesion, day, rng)
@@ -102,7 +102,8 @@ class AbscopalModel(mesa.Model):
             lesion.update_pd_l1(dt)
             mature_in += m
             tolerogenic_in += t
-            lesion.suppressors.step(lesion.t_cells.active_count(), ln.treg_level, treg_depletion, dt)
+            lesion.suppressors.step(lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level,
+                                    treg_depletion, lesion.tissue_area_mm2(), dt)
         ln.step(mature_in, tolerogenic_in, recruited, occ["anti_ctla4"],
                 p["dendritic_cells"]["lymph_node_death_per_day"], dt)
 

@@ -38,6 +38,8 @@ def test_arm_overrides_only_its_arm():
         (lambda c: c.update(tumor={}), ["tumor", "tumour"]),
         (lambda c: c["experiment"].update(replicates=2.5), ["experiment.replicates", "2.5", "whole number"]),
         (lambda c: c["lesions"]["index"].update(diameter_mm=5.0), ["lesions.index.diameter_mm", "domain_mm"]),
+        (lambda c: c["arms"]["cryo_anti_pd1"]["drugs"]["anti_pd1"].update(start_day=-5), ["anti_pd1.start_day", "-5", "experiment.start_day"]),
+        (lambda c: c["arms"]["cryo_anti_pd1"]["ablation"].update(modality="heat", peak_temperature_c=50), ["peak_temperature_c", "50", "necrosis_temperature_c"]),
     ],
 )
 def test_bad_input_names_key_value_and_allowed(mutate, words):

@@ -1,8 +1,10 @@
 """Regulatory T cells and MDSCs that gather in inflamed lesions and suppress killing.
 
-Inflammation is the lesion's active effectors as a saturating fraction; MDSCs are recruited toward
-the lesion's capacity at the QSP-IO TNBC recruitment rate and die at its death rate; lesion Tregs follow the blood Treg level and are depleted by anti-CTLA-4
-(Fc-mediated, Simpson et al. 2013).
+Tregs come in with the effectors (a Treg:CD8 ratio of the infiltrate, scaled by the systemic Treg
+level) and suppress killing by their ratio to the CD8 cells there, the ratio that predicts outcome
+in patients (Sato et al. 2005); anti-CTLA-4 depletes them (Fc-mediated, Simpson et al. 2013). MDSCs
+are recruited toward a capacity per mm² of lesion as inflammation (active effectors per mm²) rises,
+at the QSP-IO TNBC recruitment and death rates, and suppress killing by their density.
 """
 
 from __future__ import annotations
@@ -17,21 +19,23 @@ class Suppressors:
         self.p = p
         self.tregs = 0.0
         self.mdscs = 0.0
+        self.suppression = 0.0  # fraction by which suppressors reduce the kill probability (0-1)
 
-    def step(self, effectors: int, treg_level: float, treg_depletion_per_day: float, dt: float) -> None:
-        """Advance by dt days given the lesion's active effectors and the systemic Treg level (1 = baseline)."""
+    def step(self, effectors: int, cd8: int, entering: int, treg_level: float, treg_depletion_per_day: float,
+             area_mm2: float, dt: float) -> None:
+        """Advance by dt days.
+
+        effectors: active effectors in the lesion; cd8: all effectors there, exhausted included;
+        entering: effectors that entered during the step;
+        treg_level: systemic Treg level (1 = baseline); area_mm2: the lesion's tissue area.
+        """
         p = self.p
-        inflammation = float(hill(effectors, p["inflammation_half_effectors"]))
+        area = max(area_mm2, 1e-9)
+        inflammation = float(hill(effectors / area, p["inflammation_half_effectors_per_mm2"]))
         recruit = p["mdsc_recruitment_per_day"] * inflammation  # per day, toward the lesion's capacity
-        self.mdscs = relax(self.mdscs, recruit * p["mdsc_capacity"], recruit + p["mdsc_death_per_day"], dt)
-        self.tregs = relax(
-            self.tregs,
-            p["treg_recruitment_per_day"] * treg_level * inflammation,
-            p["treg_death_per_day"] + treg_depletion_per_day,
-            dt,
-        )
-
-    @property
-    def suppression(self) -> float:
-        """Fraction by which suppressors reduce the kill probability (0-1)."""
-        return float(hill(self.tregs + self.mdscs, self.p["suppression_half_cells"]))
+        self.mdscs = relax(self.mdscs, recruit * p["mdsc_capacity_per_mm2"] * area, recruit + p["mdsc_death_per_day"], dt)
+        treg_influx = p["treg_per_recruited_effector"] * treg_level * entering / dt
+        self.tregs = relax(self.tregs, treg_influx, p["treg_death_per_day"] + treg_depletion_per_day, dt)
+        by_tregs = float(hill(self.tregs / max(cd8, 1), p["treg_ratio_half_suppression"]))
+        by_mdscs = float(hill(self.mdscs / area, p["mdsc_half_suppression_per_mm2"]))
+        self.suppression = 1.0 - (1.0 - by_tregs) * (1.0 - by_mdscs)

@@ -78,8 +78,13 @@ class EffectorTCells:
         self._keep(self.death_day > day)
         if self.size == 0:
             return
-        self._move(lesion, dt, rng)
-        self._engage(lesion, dt, pd1_free, suppression, rng)
+        # engagements happen at 1 / engagement_time; the step is split into rounds of at most one
+        # engagement each, with motion in between, so the kill rate does not depend on the step
+        engagements = dt * 24.0 / self.p["engagement_time_h"]
+        rounds = max(1, math.ceil(engagements))
+        for _ in range(rounds):
+            self._move(lesion, dt / rounds, rng)
+            self._engage(lesion, engagements / rounds, pd1_free, suppression, rng)
 
     def _move(self, lesion, dt: float, rng: np.random.Generator) -> None:
         p = self.p
@@ -105,10 +110,11 @@ class EffectorTCells:
         self.row = np.where(ok, r, self.row)
         self.col = np.where(ok, c, self.col)
 
-    def _engage(self, lesion, dt: float, pd1_free: float, suppression: float, rng: np.random.Generator) -> None:
+    def _engage(self, lesion, p_engage: float, pd1_free: float, suppression: float, rng: np.random.Generator) -> None:
+        """Each active effector engages a neighbouring site with probability p_engage (<= 1)."""
         p = self.p
         n = lesion.state.shape[0]
-        attempt = ~self.exhausted & (rng.random(self.size) < 1.0 - math.exp(-dt * 24.0 / p["engagement_time_h"]))
+        attempt = ~self.exhausted & (rng.random(self.size) < p_engage)
         who = np.flatnonzero(attempt)
         offset = NEIGHBOURS[rng.integers(0, len(NEIGHBOURS), who.size)]
         r = np.clip(self.row[who] + offset[:, 0], 0, n - 1)
