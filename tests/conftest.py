@@ -29,3 +29,14 @@ def small_config(**experiment) -> dict:
 @pytest.fixture
 def small_experiment():
     return resolve(small_config())
+
+
+#: Lines of the validation report (effect sizes and p-values), printed at the end of the test run.
+VALIDATION_REPORT: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if VALIDATION_REPORT:
+        terminalreporter.section("validation: published behaviour, effect sizes over replicates")
+        for line in VALIDATION_REPORT:
+            terminalreporter.write_line(line)
