@@ -311,6 +311,15 @@ class Lesion:
             "blood_flow_share": self.blood_flow_share,
         }
 
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """The lattice as it is now: cell states, PD-L1, and T cells (row, col, exhausted)."""
+        tc = self.t_cells
+        return {
+            "state": self.state.copy(),
+            "pd_l1": self.pd_l1.copy(),
+            "t_cells": np.column_stack([tc.row, tc.col, tc.exhausted.astype(np.int64)]),
+        }
+
     def tissue_area_mm2(self) -> float:
         """Area of the lesion's tissue (live and uncleared dead cells), mm²."""
         rs, cs = self.window(pad=0)

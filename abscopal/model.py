@@ -31,13 +31,15 @@ LESION_COLUMNS = (
 class AbscopalModel(mesa.Model):
     """One run of one arm: built from the arm's resolved parameters and the replicate's seed."""
 
-    def __init__(self, params: dict, settings: dict, seed: np.random.SeedSequence):
+    def __init__(self, params: dict, settings: dict, seed: np.random.SeedSequence, snapshot_days=()):
         self.streams = Streams(seed)
         super().__init__(rng=self.streams.generator("mesa"))
         self.params = params
         self.start_day = settings["start_day"]
         self.substeps = int(round(24.0 / settings["time_step_h"]))
         self.records: list[dict] = []
+        self.snapshot_days = set(snapshot_days)
+        self.snapshots: dict[str, np.ndarray] = {}  # "lesion/dayD/state" etc., see Lesion.snapshot
         self.events: list[dict] = []
         self.lesions: dict[str, Lesion] = {}
         for name, spec in params["lesions"].items():
@@ -122,6 +124,10 @@ class AbscopalModel(mesa.Model):
             self.records.append({"time_day": self.day, "lesion": name, **lesion.counts()})
         systemic = {"time_day": self.day, "lesion": "systemic", **self.lymph_node.record(), **self.pharmacy.record(self.day)}
         self.records.append(systemic)
+        if self.day in self.snapshot_days:
+            for name, lesion in self.lesions.items():
+                for key, array in lesion.snapshot().items():
+                    self.snapshots[f"{name}/day{self.day:g}/{key}"] = array
 
     def run(self, end_day: float) -> None:
         """Run until ``end_day`` (relative to day 0)."""

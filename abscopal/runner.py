@@ -40,11 +40,18 @@ class Task:
     out: str
 
 
-def simulate(params: dict, settings: dict, seed: np.random.SeedSequence) -> tuple[pd.DataFrame, list[dict]]:
-    """Run one model to the end day; returns its time series and its event log."""
-    model = AbscopalModel(params, settings, seed)
+def snapshot_days(params: dict, settings: dict) -> tuple[float, ...]:
+    """Days whose lattices are kept: just before and a day after the ablation (or day 0), and the readout."""
+    day = params["ablation"]["day"] if "ablation" in params else 0.0
+    return (day, day + 1, settings["readout_day"])
+
+
+def simulate(params: dict, settings: dict, seed: np.random.SeedSequence,
+             snapshots: bool = False) -> tuple[pd.DataFrame, list[dict], dict]:
+    """Run one model to the end day; returns its time series, its event log and its lattice snapshots."""
+    model = AbscopalModel(params, settings, seed, snapshot_days(params, settings) if snapshots else ())
     model.run(settings["end_day"])
-    return pd.DataFrame(model.records), model.events
+    return pd.DataFrame(model.records), model.events, model.snapshots
 
 
 def execute(task: Task) -> dict:
@@ -59,11 +66,15 @@ def execute(task: Task) -> dict:
     }
     start = time.perf_counter()
     try:
-        frame, events = simulate(task.params, task.settings, seed)
+        frame, events, snapshots = simulate(task.params, task.settings, seed, snapshots=task.replicate == 0)
         frame.insert(0, "arm", task.arm)
         frame.insert(1, "replicate", task.replicate)
         store.write_frame(path, frame)
         entry.update(status="ok", events=events)
+        if snapshots:
+            snap = store.snapshot_file(Path(task.out), task.arm, task.replicate)
+            store.write_arrays(snap, {"cell_um": np.array(task.params["tumour"]["cell_diameter_um"]), **snapshots})
+            entry["snapshots"] = str(snap.relative_to(task.out))
     except Exception as e:  # a failed run is recorded and the experiment goes on
         entry.update(status="failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
     entry["wall_s"] = round(time.perf_counter() - start, 3)

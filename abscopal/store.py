@@ -4,6 +4,7 @@ Layout of an output folder (the results contract; see results/README.md):
   manifest.json                  resolved config, seeds, versions, times, status of every run
   runs/<arm>__r<replicate>.parquet   that run's time series (lesion rows and "systemic" rows)
   summary.parquet                one row per arm x replicate x lesion at the readout day
+  snapshots/<arm>__r0.npz        lattices of replicate 0 before and after the ablation and at the readout
 Every file is written to a temporary name and renamed, so a reader never sees half a file.
 """
 
@@ -13,11 +14,16 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
 def run_file(out: Path, arm: str, replicate: int) -> Path:
     return Path(out) / "runs" / f"{arm}__r{replicate}.parquet"
+
+
+def snapshot_file(out: Path, arm: str, replicate: int) -> Path:
+    return Path(out) / "snapshots" / f"{arm}__r{replicate}.npz"
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -30,6 +36,16 @@ def atomic_write_bytes(path: Path, write) -> None:
 
 def write_frame(path: Path, frame: pd.DataFrame) -> None:
     atomic_write_bytes(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_arrays(path: Path, arrays: dict) -> None:
+    """Compressed .npz of named arrays (lattice snapshots)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    atomic_write_bytes(path, write)
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -27,7 +27,7 @@ def abscopal_run(arm: str, end_day: float) -> dict:
     exp = resolve(cfg)
     settings = exp.settings
     t0 = time.perf_counter()
-    ts, _ = simulate(exp.arms[arm], settings, replicate_seed(settings["seed"], 0))
+    ts, _, _ = simulate(exp.arms[arm], settings, replicate_seed(settings["seed"], 0))
     wall = time.perf_counter() - t0
     substeps = 24.0 / settings["time_step_h"]
     lesions = ts[ts["lesion"] != "systemic"]

@@ -17,7 +17,8 @@ from conftest import small_config
 
 def run_arm(cfg, arm, replicate=0):
     exp = resolve(cfg)
-    return simulate(exp.arms[arm], exp.settings, replicate_seed(exp.settings["seed"], replicate))
+    ts, events, _ = simulate(exp.arms[arm], exp.settings, replicate_seed(exp.settings["seed"], replicate))
+    return ts, events
 
 
 def lesion_series(ts, lesion, column="tumor_cells"):

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -31,15 +32,20 @@ def test_run_writes_the_results_contract(tmp_path):
     assert (tmp_path / "figures" / "tumour_burden.png").stat().st_size > 10_000
     assert res.timeseries.shape[0] == 4 * ts.shape[0]
     assert set(res.events["kind"]) == {"ablation", "dose"}
+    snap = np.load(tmp_path / "snapshots" / "cryo_anti_pd1__r0.npz")
+    before, after = snap["index/day0/state"], snap["index/day1/state"]
+    assert (before == 1).sum() > 1000 and (after == 1).sum() < 0.05 * (before == 1).sum()
+    assert snap["distant/day3/t_cells"].shape[1] == 3 and float(snap["cell_um"]) == 20.0
+    assert not (tmp_path / "snapshots" / "cryo_anti_pd1__r1.npz").exists()
 
 
 def test_a_failed_run_is_recorded_and_the_rest_complete(tmp_path, monkeypatch):
     real = runner.simulate
 
-    def flaky(params, settings, seed):
+    def flaky(params, settings, seed, snapshots=False):
         if "ablation" in params and seed.spawn_key == (1,):
             raise FloatingPointError("boom")
-        return real(params, settings, seed)
+        return real(params, settings, seed, snapshots)
 
     monkeypatch.setattr(runner, "simulate", flaky)
     res = abscopal.run(resolve(small_config(end_day=2, readout_day=2)), replicates=2, out=tmp_path)
