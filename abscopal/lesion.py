@@ -181,13 +181,18 @@ class Lesion:
             r, c = r[waiting], c[waiting]
         self._find_box()
 
-    def spontaneous_death(self, dt: float) -> None:
-        """Live cells die by apoptosis at the spontaneous death rate."""
-        p = 1.0 - math.exp(-self.params["tumour"]["spontaneous_death_per_day"] * dt)
+    def live_sites(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and columns of the live tumour cells (found once a step, shared by the updates)."""
         rs, cs = self.window(pad=0)
         r, c = np.nonzero(self.state[rs, cs] == LIVE)
+        return r + rs.start, c + cs.start
+
+    def spontaneous_death(self, dt: float, live: tuple[np.ndarray, np.ndarray]) -> None:
+        """Live cells die by apoptosis at the spontaneous death rate."""
+        p = 1.0 - math.exp(-self.params["tumour"]["spontaneous_death_per_day"] * dt)
+        r, c = live
         die = self.rng["death"].random(r.size) < p
-        self.kill(r[die] + rs.start, c[die] + cs.start, APOPTOTIC, quality=1.0, damp_factor=1.0)
+        self.kill(r[die], c[die], APOPTOTIC, quality=1.0, damp_factor=1.0)
 
     def kill(self, rows: np.ndarray, cols: np.ndarray, mode: int, quality: float, damp_factor: float) -> None:
         """Cells at (rows, cols) die by ``mode`` and release antigen and DAMPs."""
@@ -272,12 +277,10 @@ class Lesion:
         return (antigen * math.exp(-rel["antigen_decay_per_day"] * dt / 2),
                 damp * math.exp(-rel["damp_decay_per_day"] * dt / 2))
 
-    def update_pd_l1(self, dt: float) -> None:
-        """PD-L1 relaxes toward its IFN-γ-induced level (adaptive resistance)."""
+    def update_pd_l1(self, dt: float, live: tuple[np.ndarray, np.ndarray]) -> None:
+        """PD-L1 of the cells live at the step's start relaxes toward its IFN-γ-induced level (adaptive resistance)."""
         t = self.params["tumour"]
-        rs, cs = self.window(pad=0)
-        r, c = np.nonzero(self.state[rs, cs] == LIVE)
-        r, c = r + rs.start, c + cs.start
+        r, c = live
         ifn_per_mm2 = self.field_at(self.ifn, r, c) / self.pixel_mm2
         target = t["pd_l1_baseline"] * (
             1.0 + (t["pd_l1_max_fold"] - 1.0) * hill(ifn_per_mm2, t["ifn_gamma_half_saturation_per_mm2"])
@@ -320,6 +323,10 @@ class Lesion:
             "t_cells": np.column_stack([tc.row, tc.col, tc.exhausted.astype(np.int64)]),
         }
 
+    def outer_edge(self, rs: slice, cs: slice) -> np.ndarray:
+        """Tissue sites on the lesion's outer edge (as measured at the start of the day)."""
+        return (self.state[rs, cs] != EMPTY) & (self._rim_depth[rs, cs] <= 1.0)
+
     def tissue_area_mm2(self) -> float:
         """Area of the lesion's tissue (live and uncleared dead cells), mm²."""
         rs, cs = self.window(pad=0)
@@ -328,14 +335,17 @@ class Lesion:
     def longest_diameter_mm(self) -> float:
         """Longest diameter of the lesion's tissue (live and uncleared dead cells), in mm, as imaging sees it."""
         rs, cs = self.window(pad=0)
-        r, c = np.nonzero(self.state[rs, cs])
-        mm = self.cell_um / 1000.0
-        if r.size == 0:
+        occupied = self.state[rs, cs] != EMPTY
+        rows = np.flatnonzero(occupied.any(axis=1))
+        if rows.size == 0:
             return 0.0
-        pts = np.column_stack([r, c]).astype(float)
+        # the convex hull of the tissue is the hull of each row's leftmost and rightmost cell
+        first = occupied[rows].argmax(axis=1)
+        last = occupied.shape[1] - 1 - occupied[rows, ::-1].argmax(axis=1)
+        pts = np.column_stack([np.concatenate([rows, rows]), np.concatenate([first, last])]).astype(float)
         try:
             pts = pts[ConvexHull(pts).vertices]
         except (QhullError, ValueError):
             pass  # fewer than three cells or all on a line: use them all
         d = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)).max()
-        return float((d + 1.0) * mm)
+        return float((d + 1.0) * self.cell_um / 1000.0)

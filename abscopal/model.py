@@ -95,13 +95,14 @@ class AbscopalModel(mesa.Model):
             entering = min(entering, int(ln.blood_effectors))
             recruited += entering
             lesion.grow(day, dt)
-            lesion.spontaneous_death(dt)
+            live = lesion.live_sites()
+            lesion.spontaneous_death(dt, live)
             lesion.clear_dead(dt)
             lesion.t_cells.admit(entering, lesion, day, rng)
             lesion.t_cells.step(lesion, day, dt, pd1_free, lesion.suppressors.suppression, rng)
             m, t = lesion.dcs.step(*lesion.antigen_for_dcs(dt), dt)
             lesion.update_fields(dt)
-            lesion.update_pd_l1(dt)
+            lesion.update_pd_l1(dt, live)
             mature_in += m
             tolerogenic_in += t
             lesion.suppressors.step(lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level,

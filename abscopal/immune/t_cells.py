@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
 
 from ..odes import hill
 
@@ -55,11 +54,10 @@ class EffectorTCells:
         tissue = lesion.state[rs, cs] != 0
         if not tissue.any():
             return
-        edge = tissue & ~ndimage.binary_erosion(tissue)
         n_edge = rng.binomial(n, lesion.params["trafficking"]["edge_entry_fraction"])
         sites = []
-        for mask, k in ((edge, n_edge), (tissue, n - n_edge)):
-            flat = np.flatnonzero(mask)
+        for mask, k in ((lesion.outer_edge(rs, cs), n_edge), (tissue, n - n_edge)):
+            flat = np.flatnonzero(mask if mask.any() else tissue)
             sites.append(flat[rng.integers(0, flat.size, k)])
         r, c = np.divmod(np.concatenate(sites), tissue.shape[1])
         life = np.maximum(rng.normal(self.p["lifespan_days_mean"], self.p["lifespan_days_sd"], n), 0.0)
