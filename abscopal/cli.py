@@ -1,4 +1,4 @@
-"""The command line: ``abscopal run | params | validate``."""
+"""The command line: ``abscopal run | plot | params | validate``."""
 
 from __future__ import annotations
 
@@ -57,6 +57,14 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_plot(args) -> int:
+    from .plots import plot_results
+
+    for path in plot_results(args.results_dir, out=args.out, fmt=args.format):
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="abscopal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("validate", help="check a config without running it")
     config_args(p)
     p.set_defaults(fn=cmd_validate)
+    p = sub.add_parser("plot", help="every figure a results folder supports, and figures/index.md")
+    p.add_argument("results_dir", help="an output folder of abscopal run (or a sweep)")
+    p.add_argument("--out", help="folder for the figures (default RESULTS_DIR/figures)")
+    p.add_argument("--format", choices=("pdf", "svg", "png"), default="png", help="png at 300 dpi, or vector")
+    p.set_defaults(fn=cmd_plot)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

@@ -1,24 +1,55 @@
-"""Figures for papers (seaborn on matplotlib). Every function takes ``ax=`` and returns the Figure.
+"""Figures for papers (seaborn on matplotlib, Agg backend).
 
-The arm palette is fixed per arm name across figures (colour-blind-safe, seaborn's "colorblind").
+Every plotting function takes ``ax=`` (or makes its own axes) and returns the matplotlib Figure. One style
+(:func:`paper_style`), figure widths for a one-column (3.5 in) or two-column (7 in) paper figure, and one
+colour-blind-safe colour per arm (seaborn's "colorblind", in the arms' order of first appearance in the
+data) across all figures. :func:`plot_results` makes every figure a results folder supports.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory  # noqa: E402
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # noqa: E402
+
+from . import readouts, store  # noqa: E402
+
+ONE_COLUMN_IN = 3.5
+TWO_COLUMN_IN = 7.0
+DAY_LABEL = "day after ablation"
+#: Response categories (RECIST thresholds on one lesion's longest diameter) and their colours.
+RESPONSE_COLOURS = {"CR": "#08519c", "PR": "#6baed6", "SD": "#bdbdbd", "PD": "#e6550d"}
+#: Lattice states in the snapshots (0 empty, 1 live, 2 necrotic, 3 apoptotic) and their colours.
+STATE_COLOURS = {"empty": "#ffffff", "live tumour": "#e69f00", "necrotic": "#3b3b3b", "apoptotic": "#cc79a7"}
+T_CELL_COLOURS = {"T cell": "#0072b2", "exhausted T cell": "#009e73"}
+#: Columns of summary.parquet (results/README.md); any other column of a sweep's summary is a parameter.
+SUMMARY_COLUMNS = {
+    "arm", "replicate", "lesion", "role", "baseline_day", "readout_day", "tumor_cells_baseline",
+    "tumor_cells_readout", "burden_change_pct", "longest_diameter_baseline_mm", "longest_diameter_readout_mm",
+    "diameter_change_pct", "effector_t_cells_peak", "pd_l1_readout", "primed_cd8_total", "point",
+}
 
 
 def paper_style() -> None:
-    """One theme for every figure: white ticks style, small fonts for one- or two-column figures."""
-    sns.set_theme(context="paper", style="ticks", font_scale=1.0, rc={"axes.spines.top": False,
-                                                                      "axes.spines.right": False})
+    """One theme for every figure: ticks, 7-8 pt fonts, no top/right spines, editable text in PDF and SVG."""
+    sns.set_theme(context="paper", style="ticks", rc={
+        "axes.spines.top": False, "axes.spines.right": False, "font.size": 7, "axes.labelsize": 8,
+        "axes.titlesize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7,
+        "legend.title_fontsize": 7, "legend.frameon": False, "lines.linewidth": 1.2,
+        "savefig.dpi": 300, "pdf.fonttype": 42, "svg.fonttype": "none",
+    })
 
 
 def arm_palette(arms) -> dict[str, tuple]:
@@ -27,38 +58,449 @@ def arm_palette(arms) -> dict[str, tuple]:
     return dict(zip(arms, colours))
 
 
-def burden_over_time(ts: pd.DataFrame, lesion: str, ax=None, palette=None, events: pd.DataFrame | None = None):
-    """Live tumour cells of one lesion over time per arm: median line and 90 % band over replicates."""
+def _arms(frame: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(frame["arm"]))
+
+
+def _axes(ax, height=2.4):
+    """``ax``, or the axes of a new one-column figure in the paper style."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(3.5, 2.6))
-    data = ts[ts["lesion"] == lesion]
-    arms = list(dict.fromkeys(ts["arm"]))
+        paper_style()
+        _, ax = plt.subplots(figsize=(ONE_COLUMN_IN, height), layout="constrained")
+    return ax
+
+
+def _legend_outside(ax, **kw):
+    """The legend to the right of the axes, clear of the data."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, **kw)
+
+
+def _reference_lines(ax):
+    """RECIST thresholds: -30 % (partial response) and +20 % (progression), dotted."""
+    for pct in (readouts.PR_PCT, readouts.PD_PCT):
+        ax.axhline(pct, color="0.4", ls=":", lw=0.8, zorder=0)
+
+
+# ---- burden, waterfall, spider ------------------------------------------------------------------
+def burden_over_time(ts: pd.DataFrame, lesion: str, ax=None, palette=None, events: pd.DataFrame | None = None):
+    """Live tumour cells of one lesion per arm: median line, 50 % and 90 % bands over replicates.
+
+    ``events`` (Results.events): ablation days as a dashed line, dosing days as ticks in the arm's colour
+    at the bottom of the axes.
+    """
+    ax = _axes(ax)
+    arms = _arms(ts)
     palette = palette or arm_palette(arms)
+    data = ts[ts["lesion"] == lesion]
     for arm, g in data.groupby("arm", sort=False):
-        q = g.groupby("time_day")["tumor_cells"].quantile([0.05, 0.5, 0.95]).unstack()
-        ax.plot(q.index, q[0.5], color=palette[arm], label=arm, lw=1.5)
-        ax.fill_between(q.index, q[0.05], q[0.95], color=palette[arm], alpha=0.2, lw=0)
+        q = g.groupby("time_day")["tumor_cells"].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack() / 1e3
+        ax.fill_between(q.index, q[0.05], q[0.95], color=palette[arm], alpha=0.15, lw=0)
+        ax.fill_between(q.index, q[0.25], q[0.75], color=palette[arm], alpha=0.3, lw=0)
+        ax.plot(q.index, q[0.5], color=palette[arm], label=arm)
     if events is not None and len(events):
         for day in sorted(set(events.loc[events["kind"] == "ablation", "day"])):
-            ax.axvline(day, color="0.3", ls="--", lw=0.8)
-    ax.set_xlabel("day after ablation")
-    ax.set_ylabel("live tumour cells")
+            ax.axvline(day, color="0.3", ls="--", lw=0.8, label="ablation")
+        doses = events.loc[events["kind"] == "dose", ["arm", "day"]].drop_duplicates()
+        for i, arm in enumerate(a for a in arms if a in set(doses["arm"])):
+            days = doses.loc[doses["arm"] == arm, "day"]
+            ax.plot(days, np.full(len(days), 0.03 + 0.05 * i), ls="", marker="^", ms=3, color=palette[arm],
+                    transform=ax.get_xaxis_transform(), clip_on=False, label="dose" if i == 0 else None)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(DAY_LABEL)
+    ax.set_ylabel("live tumour cells (×10³)")
     ax.set_title(f"{lesion} lesion")
+    handles, labels = _burden_legend(ax)
+    _legend_outside(ax, handles=handles, labels=labels)
     return ax.figure
 
 
-def save_burden_figure(results, path: Path) -> Path:
-    """One panel per lesion of tumour burden over time (median and 90 % band), legend by arm."""
+def _burden_legend(ax):
+    """Arms, "ablation" and "dose" once each (a grey dose marker stands for every arm's)."""
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    if "dose" in unique:
+        unique["dose"] = Line2D([], [], ls="", marker="^", ms=3, color="0.3")
+    return list(unique.values()), list(unique)
+
+
+def burden_figure(results):
+    """One panel per lesion of :func:`burden_over_time`, one legend for the figure."""
     paper_style()
     ts = results.timeseries
     lesions = [name for name in dict.fromkeys(ts["lesion"]) if name != "systemic"]
-    fig, axes = plt.subplots(1, len(lesions), figsize=(3.4 * len(lesions), 2.8), squeeze=False)
-    palette = arm_palette(list(dict.fromkeys(ts["arm"])))
-    for ax, lesion in zip(axes[0], lesions):
+    ncols = min(len(lesions), 3)
+    nrows = -(-len(lesions) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TWO_COLUMN_IN, 2.3 * nrows), squeeze=False, sharex=True,
+                             layout="constrained")
+    palette = arm_palette(_arms(ts))
+    for ax, lesion in zip(axes.flat, lesions):
         burden_over_time(ts, lesion, ax=ax, palette=palette, events=results.events)
-    axes[0][-1].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    for ax in axes.flat[len(lesions):]:
+        ax.set_visible(False)
+    for ax in axes.flat[:len(lesions)]:
+        ax.get_legend().remove()
+    fig.legend(*_burden_legend(axes.flat[0]), loc="outside lower center", ncols=6)
+    return fig
+
+
+def save_burden_figure(results, path: Path) -> Path:
+    """Save :func:`burden_figure` (PNG at 300 dpi)."""
+    return _save(burden_figure(results), Path(path))
+
+
+def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=300)
     plt.close(fig)
     return path
+
+
+def _category(change_pct: pd.Series, baseline_mm: pd.Series) -> np.ndarray:
+    """RECIST thresholds on one lesion: CR at -100 %, PR <= -30 %, PD >= +20 % and +5 mm, else SD."""
+    grow_mm = change_pct / 100.0 * baseline_mm
+    return np.select(
+        [change_pct <= -100.0 + 1e-9, change_pct <= readouts.PR_PCT + 1e-9,
+         (change_pct >= readouts.PD_PCT - 1e-9) & (grow_mm >= readouts.PD_MM - 1e-9)],
+        ["CR", "PR", "PD"], "SD")
+
+
+def waterfall(summary_or_change: pd.DataFrame, lesion: str = "distant", ax=None):
+    """Each replicate's best (smallest) change in ``lesion``'s longest diameter from baseline, sorted.
+
+    ``summary_or_change``: the summary (``diameter_change_pct`` at the readout) or readouts output with
+    ``longest_diameter_change_pct`` (e.g. :func:`readouts.abscopal_response` at every assessment). Bars are
+    coloured by response category (CR/PR/SD/PD by the RECIST thresholds on this one lesion).
+    """
+    ax = _axes(ax)
+    frame = summary_or_change[summary_or_change["lesion"] == lesion]
+    pct = "longest_diameter_change_pct" if "longest_diameter_change_pct" in frame else "diameter_change_pct"
+    best = (frame.dropna(subset=[pct]).sort_values(pct, kind="stable")
+            .drop_duplicates(["arm", "replicate"]).sort_values(pct, ascending=False, kind="stable"))
+    category = _category(best[pct], best["longest_diameter_baseline_mm"])
+    x = np.arange(len(best))
+    ax.bar(x, best[pct], width=0.8, color=[RESPONSE_COLOURS[c] for c in category], lw=0)
+    ax.axhline(0, color="0.2", lw=0.6)
+    _reference_lines(ax)
+    ax.set_xticks([])
+    ax.spines["bottom"].set_visible(False)
+    ax.set_xlim(-0.6, len(x) - 0.4)
+    ax.set_xlabel("replicates, sorted")
+    ax.set_ylabel(f"best change in {lesion}\nlongest diameter (%)")
+    _legend_outside(ax, handles=[Patch(color=colour, label=c) for c, colour in RESPONSE_COLOURS.items()])
+    return ax.figure
+
+
+def waterfall_by_arm(summary_or_change: pd.DataFrame, lesion: str = "distant", palette=None):
+    """:func:`waterfall` per arm side by side (shared y axis), each titled in its arm's colour."""
+    paper_style()
+    arms = _arms(summary_or_change)
+    palette = palette or arm_palette(arms)
+    fig, axes = plt.subplots(1, len(arms), figsize=(TWO_COLUMN_IN if len(arms) > 1 else ONE_COLUMN_IN, 2.4),
+                             sharey=True, squeeze=False, layout="constrained")
+    for ax, arm in zip(axes[0], arms):
+        waterfall(summary_or_change[summary_or_change["arm"] == arm], lesion, ax=ax)
+        ax.set_title(arm, color=palette[arm])
+    for ax in axes[0][:-1]:
+        ax.get_legend().remove()
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    if len(arms) > 1:
+        for ax in axes[0]:
+            ax.set_xlabel("")
+        fig.supxlabel("replicates, sorted", fontsize=8)
+    return fig
+
+
+def spider(ts: pd.DataFrame, lesion: str = "distant", ax=None, palette=None, baseline_day: float = 0.0):
+    """Each replicate's % change in ``lesion``'s longest diameter from baseline over time, coloured by arm."""
+    ax = _axes(ax)
+    palette = palette or arm_palette(_arms(ts))
+    d = ts[ts["lesion"] == lesion].sort_values("time_day", kind="stable")
+    base = (d[d["time_day"] <= baseline_day + 1e-9].drop_duplicates(["arm", "replicate"], keep="last")
+            .set_index(["arm", "replicate"])["longest_diameter_mm"].rename("base"))
+    d = d[d["time_day"] >= baseline_day - 1e-9].join(base, on=["arm", "replicate"])
+    d = d.assign(change=100.0 * (d["longest_diameter_mm"] - d["base"]) / d["base"].where(d["base"] > 0))
+    for (arm, _), g in d.groupby(["arm", "replicate"], sort=False):
+        ax.plot(g["time_day"], g["change"], color=palette[arm], lw=0.8, alpha=0.7)
+    _reference_lines(ax)
+    ax.axhline(0, color="0.2", lw=0.6, zorder=0)
+    ax.set_xlabel(DAY_LABEL)
+    ax.set_ylabel(f"change in {lesion}\nlongest diameter (%)")
+    _legend_outside(ax, handles=[Line2D([], [], color=palette[a], label=a) for a in _arms(d)])
+    return ax.figure
+
+
+# ---- Kaplan-Meier -------------------------------------------------------------------------------
+def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None = None, palette=None):
+    """Kaplan-Meier step curves per arm with their confidence bands (``readouts.kaplan_meier`` output).
+
+    Censored times are marked "+"; the numbers at risk are listed under the axis; ``logrank_p`` is the
+    legend's title.
+    """
+    ax = _axes(ax, height=2.8)
+    palette = palette or arm_palette(_arms(km_frame))
+    for arm, g in km_frame.groupby("arm", sort=False):
+        ax.step(g["time_day"], g["survival"], where="post", color=palette[arm], label=arm)
+        ax.fill_between(g["time_day"], g["ci_low"], g["ci_high"], step="post", color=palette[arm], alpha=0.15,
+                        lw=0)
+        cens = g[g["censored"] > 0]
+        ax.plot(cens["time_day"], cens["survival"], ls="", marker="+", ms=4, color=palette[arm])
+    ax.set_ylim(-0.02, 1.04)
+    ax.set_xlim(0, km_frame["time_day"].max() * 1.02 or 1)
+    ticks = [t for t in ax.get_xticks() if 0 <= t <= km_frame["time_day"].max()]
+    ax.set_xticks(ticks)
+    endpoint = set(km_frame.get("endpoint", pd.Series(dtype=object)))
+    ax.set_ylabel("progression-free survival" if endpoint == {"pfs"} else "survival probability")
+    ax.set_xlabel(DAY_LABEL)
+    if logrank_p is None:
+        _legend_outside(ax)
+    else:
+        _legend_outside(ax, title="log-rank " + ("p < 0.001" if logrank_p < 0.001 else f"p = {logrank_p:.2g}"))
+    # numbers at risk: those still followed at each tick (the at_risk of the first row at or after it)
+    inches = ax.figure.dpi_scale_trans
+    ax.text(0, 0, "number at risk", transform=ax.transAxes + ScaledTranslation(0, -0.4, inches), fontsize=7,
+            va="top")
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    for i, (arm, g) in enumerate(km_frame.groupby("arm", sort=False)):
+        below = ScaledTranslation(0, -0.53 - 0.12 * i, inches)  # one row per arm, under the axis label
+        for t in ticks:
+            later = g.loc[g["time_day"] >= t - 1e-9, "at_risk"]
+            ax.text(t, 0, f"{int(later.iloc[0]) if len(later) else 0}", transform=trans + below, fontsize=6,
+                    ha="center", va="top", color=palette[arm])
+    return ax.figure
+
+
+# ---- sweeps -------------------------------------------------------------------------------------
+def response_heatmap(frame: pd.DataFrame, x: str, y: str, ax=None):
+    """Abscopal response rate over two swept parameters, each cell annotated with rate and run count.
+
+    ``frame``: one row per run with columns ``x``, ``y`` and a boolean ``responder``.
+    """
+    ax = _axes(ax, height=2.8)
+    g = frame.groupby([y, x])["responder"]
+    rate = g.mean().unstack(x).sort_index(ascending=False)
+    runs = g.size().unstack(x).reindex_like(rate)
+    labels = rate.map(lambda r: f"{r:.0%}") + "\n" + runs.map(lambda n: f"n={n:g}")
+    sns.heatmap(rate, ax=ax, vmin=0, vmax=1, cmap="mako", annot=labels.fillna(""), fmt="",
+                annot_kws={"fontsize": 6}, linewidths=0.5, cbar_kws={"label": "abscopal response rate"})
+    ax.set_xticklabels([_value(v) for v in rate.columns])
+    ax.set_yticklabels([_value(v) for v in rate.index], rotation=0)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    return ax.figure
+
+
+def _value(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
+
+
+def sobol_bars(indices: pd.DataFrame, ax=None):
+    """First- and total-order Sobol indices with their confidence intervals, grouped horizontal bars.
+
+    ``indices``: columns ``parameter``, ``S1``, ``S1_conf``, ``ST``, ``ST_conf``; sorted by ST.
+    """
+    ax = _axes(ax, height=0.9 + 0.28 * len(indices))
+    d = indices.sort_values("ST", ascending=True, kind="stable").reset_index(drop=True)
+    y = np.arange(len(d))
+    for offset, col, colour, label in ((0.2, "S1", "0.3", "first order (S1)"),
+                                       (-0.2, "ST", "0.7", "total order (ST)")):
+        ax.barh(y + offset, d[col], height=0.4, xerr=d[f"{col}_conf"], color=colour, label=label,
+                error_kw={"lw": 0.8, "capsize": 1.5})
+    ax.axvline(0, color="0.2", lw=0.6)
+    ax.set_yticks(y, d["parameter"])
+    ax.set_xlabel("Sobol index")
+    ax.legend(loc="lower right")
+    return ax.figure
+
+
+# ---- snapshots ----------------------------------------------------------------------------------
+def _snapshot_days(arrays, lesion: str) -> list[str]:
+    """The snapshot day labels ("day0", "day1", ...) of one lesion, in time order."""
+    labels = {k.split("/")[1] for k in arrays if k.startswith(f"{lesion}/") and k.endswith("/state")}
+    return sorted(labels, key=lambda d: float(re.fullmatch(r"day(-?[\d.]+)", d).group(1)))
+
+
+def lesion_snapshots(npz_path, lesion: str, ax=None, pd_l1: bool = False):
+    """One lesion's lattice at each snapshot day, side by side, with a scale bar in mm.
+
+    Live tumour cells, necrotic, apoptotic and empty sites in distinct colours (live cells coloured by
+    PD-L1 when ``pd_l1``); T cells as dots, exhausted ones in another colour. ``ax``: one axes per day (a
+    sequence) or None. The day-0 snapshot is taken just before the ablation.
+    """
+    with np.load(npz_path) as npz:
+        arrays = dict(npz)
+    days = _snapshot_days(arrays, lesion)
+    if ax is None:
+        paper_style()
+        _, ax = plt.subplots(1, len(days), figsize=(TWO_COLUMN_IN, 2.3), layout="constrained", squeeze=False)
+    axes = list(np.ravel(ax))
+    cell_mm = float(arrays["cell_um"]) / 1000.0
+    states = [arrays[f"{lesion}/{d}/state"] for d in days]
+    n = states[0].shape[0]
+    lo, hi = _window(arrays, cell_mm)
+    extent = (0, n * cell_mm, n * cell_mm, 0)
+    live_pd_l1 = [np.ma.masked_where(state != 1, arrays[f"{lesion}/{d}/pd_l1"]) for d, state in zip(days, states)]
+    pd_l1_max = max([float(level.max()) for level in live_pd_l1 if level.count()], default=1.0)
+    state_cmap = ListedColormap(list(STATE_COLOURS.values()))
+    for a, day, state, level in zip(axes, days, states, live_pd_l1):
+        a.imshow(state, cmap=state_cmap, vmin=-0.5, vmax=3.5, extent=extent, interpolation="nearest")
+        if pd_l1:
+            image = a.imshow(level, cmap="viridis", vmin=0, vmax=pd_l1_max, extent=extent, interpolation="nearest")
+        t = arrays[f"{lesion}/{day}/t_cells"]
+        for exhausted, (label, colour) in enumerate(T_CELL_COLOURS.items()):
+            sel = t[t[:, 2] == exhausted] if len(t) else t
+            a.scatter((sel[:, 1] + 0.5) * cell_mm, (sel[:, 0] + 0.5) * cell_mm, s=1.5, color=colour, lw=0,
+                      label=label)
+        a.set_xlim(lo, hi)
+        a.set_ylim(hi, lo)
+        a.set_aspect("equal")
+        a.set_xticks([])
+        a.set_yticks([])
+        for spine in a.spines.values():
+            spine.set_visible(True)
+            spine.set_color("0.6")
+        a.set_title(f"{lesion}, day {re.fullmatch(r'day(-?[\d.]+)', day).group(1)}")
+    bar_mm = _nice_length((hi - lo) / 4)
+    axes[0].add_artist(AnchoredSizeBar(axes[0].transData, bar_mm, f"{bar_mm:g} mm", "lower left", pad=0.3,
+                                       borderpad=0.3, sep=2, frameon=False, size_vertical=0,
+                                       fontproperties={"size": 6}))
+    handles = [Patch(facecolor=c, edgecolor="0.6", lw=0.4, label=k) for k, c in STATE_COLOURS.items()
+               if not (pd_l1 and k == "live tumour")]
+    handles += [Line2D([], [], ls="", marker="o", ms=2.5, color=c, label=k) for k, c in T_CELL_COLOURS.items()]
+    _legend_outside(axes[len(days) - 1], handles=handles)
+    if pd_l1:
+        axes[0].figure.colorbar(image, ax=axes[: len(days)], label="PD-L1 of live cells (1 = constitutive)",
+                                shrink=0.4, aspect=30, location="bottom")
+    return axes[0].figure
+
+
+def _window(arrays, cell_mm: float) -> tuple[float, float]:
+    """The square (lo, hi in mm, both axes) holding every lesion of the file on every day, with a margin.
+
+    One window for all lesions of a run, so their sizes compare across panels.
+    """
+    states = [a for k, a in arrays.items() if k.endswith("/state")]
+    n = max(state.shape[0] for state in states)
+    occupied = [np.nonzero(state > 0) for state in states]
+    rows = np.concatenate([r for r, _ in occupied])
+    cols = np.concatenate([c for _, c in occupied])
+    if not len(rows):
+        return 0.0, n * cell_mm
+    pad = max(4, int(0.05 * n))
+    return (max(min(rows.min(), cols.min()) - pad, 0) * cell_mm,
+            min(max(rows.max(), cols.max()) + pad + 1, n) * cell_mm)
+
+
+def _nice_length(x: float) -> float:
+    """The largest of 1, 2 or 5 times a power of ten not above ``x``."""
+    power = 10.0 ** np.floor(np.log10(x))
+    return max(m * power for m in (1, 2, 5) if m * power <= x)
+
+
+# ---- a results folder ---------------------------------------------------------------------------
+def _sweep_parameters(summary: pd.DataFrame) -> list[str]:
+    """Columns of a sweep's summary beyond the results contract that take more than one value."""
+    return [c for c in summary.columns if c not in SUMMARY_COLUMNS and summary[c].nunique() > 1]
+
+
+def _responders(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per run: ``responder`` if any untreated lesion is CR or PR by its diameter at the readout."""
+    untreated = summary[summary["role"] == "untreated"]
+    category = _category(untreated["diameter_change_pct"], untreated["longest_diameter_baseline_mm"])
+    responder = pd.Series(np.isin(category, ["CR", "PR"]), index=untreated.index, name="responder")
+    return untreated[keys].join(responder).groupby(keys, sort=False, dropna=False).any().reset_index()
+
+
+def _experiment_figures(path: Path):
+    """(name, figure, caption) for every figure an experiment folder supports."""
+    from .results import Results
+
+    res = Results(path, store.read_manifest(path))
+    ts, events = res.timeseries, res.events
+    palette = arm_palette(_arms(ts))
+    yield ("tumour_burden", burden_figure(res),
+           "Live tumour cells per lesion and arm over time: median, 50 % and 90 % bands over replicates; "
+           "dashed line: ablation, triangles: doses.")
+    ablated = set(events.loc[events["kind"] == "ablation", "target"]) if len(events) else set()
+    lesions = ts[(ts["lesion"] != readouts.SYSTEMIC) & (ts["time_day"] <= 0)]["lesion"]
+    end = ts["time_day"].max()
+    assessments = np.arange(3.0, end + 1e-9, 3.0)
+    treated = events if len(events) else None
+    untreated = [name for name in dict.fromkeys(lesions) if name not in ablated] if len(assessments) else []
+    for lesion in untreated:
+        change = pd.concat([readouts.abscopal_response(ts, treated, day=d) for d in assessments])
+        yield (f"waterfall_{lesion}", waterfall_by_arm(change, lesion, palette=palette),
+               f"Best change in the {lesion} lesion's longest diameter from day 0 per replicate and arm "
+               f"(assessments every 3 days), coloured by response; dotted lines: -30 % (PR), +20 % (PD).")
+        yield (f"spider_{lesion}", spider(ts, lesion, palette=palette),
+               f"Change in the {lesion} lesion's longest diameter from day 0 per replicate, coloured by arm.")
+    tte = readouts.time_to_event(ts, assessments, treated_lesion=treated)
+    tte = tte[tte["endpoint"] == "pfs"]
+    test = readouts.logrank(tte)
+    p = test.loc[test["comparison"] == "all", "p_value"]
+    yield ("km_pfs", kaplan_meier_plot(readouts.kaplan_meier(tte), logrank_p=p.iloc[0] if len(p) else None,
+                                       palette=palette),
+           "Kaplan-Meier progression-free survival per arm (RECIST 1.1, assessments every 3 days), 95 % "
+           "bands, + censored; log-rank p over all arms.")
+    for snap in sorted((path / "snapshots").glob("*.npz")):
+        arm = snap.stem.split("__")[0]
+        with np.load(snap) as npz:
+            keys = npz.files
+        names = list(dict.fromkeys(k.split("/")[0] for k in keys if k.endswith("/state")))
+        ndays = len(_snapshot_days(keys, names[0]))
+        paper_style()
+        fig, axes = plt.subplots(len(names), ndays, figsize=(TWO_COLUMN_IN, 2.0 * len(names)), squeeze=False,
+                                 layout="constrained")
+        for row, name in zip(axes, names):
+            lesion_snapshots(snap, name, ax=row)
+        for row in axes[1:]:  # one legend and one scale bar, on the first row
+            row[-1].get_legend().remove()
+            row[0].artists[0].remove()
+        yield (f"snapshots_{snap.stem}", fig,
+               f"Lesions of {arm}, replicate {snap.stem.split('__r')[-1]}: live tumour, necrotic, apoptotic "
+               f"and empty sites, T cells (dots); the day-0 lattice is just before the ablation.")
+
+
+def _sweep_figures(summary: pd.DataFrame, x: str, y: str):
+    keys = [c for c in ("point", "arm", "replicate", x, y) if c in summary.columns]
+    runs = _responders(summary, keys)
+    arms = _arms(runs)
+    paper_style()
+    fig, axes = plt.subplots(1, len(arms), figsize=(min(ONE_COLUMN_IN * len(arms), TWO_COLUMN_IN), 2.8),
+                             squeeze=False, layout="constrained")
+    for ax, arm in zip(axes[0], arms):
+        response_heatmap(runs[runs["arm"] == arm], x, y, ax=ax)
+        ax.set_title(arm)
+    yield (f"response_{x}_{y}", fig,
+           f"Abscopal response rate (an untreated lesion at <= -30 % of its diameter at the readout) over "
+           f"{x} and {y}, per arm; each cell: rate and number of runs.")
+
+
+def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
+    """Write every figure ``results_dir`` supports into ``out`` (default ``results_dir/figures``).
+
+    An experiment: tumour burden per lesion, waterfall and spider plots of every untreated lesion,
+    Kaplan-Meier progression-free survival, lesion snapshots when present. A sweep (a summary with
+    parameter columns: columns beyond the contract's, ``SUMMARY_COLUMNS``, that vary): a response-rate
+    heatmap per arm when two parameters vary. ``fmt``: "png" (300 dpi),
+    "pdf" or "svg" (vector). Also writes ``index.md``, each file with a one-line caption. Returns the
+    paths written, index.md last.
+    """
+    if fmt not in ("png", "pdf", "svg"):
+        raise ValueError(f"fmt = {fmt!r}: expected 'png', 'pdf' or 'svg'")
+    path = Path(results_dir)
+    out = Path(out) if out is not None else path / "figures"
+    summary = pd.read_parquet(path / "summary.parquet") if (path / "summary.parquet").exists() else None
+    params = _sweep_parameters(summary) if summary is not None else []
+    if params:
+        figures = _sweep_figures(summary, *params) if len(params) == 2 else iter(())
+    else:
+        figures = _experiment_figures(path)
+    written, lines = [], [f"# Figures of {path.name}", ""]
+    for name, fig, caption in figures:
+        written.append(_save(fig, out / f"{name}.{fmt}"))
+        lines.append(f"- `{name}.{fmt}`: {caption}")
+    index = out / "index.md"
+    out.mkdir(parents=True, exist_ok=True)
+    index.write_text("\n".join(lines) + "\n")
+    return [*written, index]

@@ -1,0 +1,188 @@
+"""Figures: every one renders headless from real (short) results, with its labels, legend and reference lines."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_rgb
+
+import abscopal
+from abscopal import plots, readouts, store
+from abscopal.cli import main
+from abscopal.results import Results
+
+from conftest import small_config
+
+ARMS = ["control", "cryo_anti_pd1"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    abscopal.run(abscopal.resolve(small_config(end_day=6, readout_day=6)), replicates=3, out=out)
+    return Results(out, store.read_manifest(out))
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def hlines(ax) -> set[float]:
+    """y of the horizontal lines spanning the axes (axhline)."""
+    return {round(float(line.get_ydata()[0]), 6) for line in ax.get_lines()
+            if len(set(line.get_ydata())) == 1 and tuple(line.get_xdata()) == (0, 1)}
+
+
+def synthetic_snapshot(path, n=40):
+    """A small lesion: a live disc with a necrotic core and apoptotic rim sites, before and after."""
+    rr, cc = np.mgrid[:n, :n]
+    r = np.hypot(rr - n / 2, cc - n / 2)
+    before = np.where(r < 12, 1, 0).astype(np.int8)
+    after = before.copy()
+    after[r < 6] = 2
+    after[(r >= 6) & (r < 7)] = 3
+    t_cells = np.array([[20, 28, 0], [10, 20, 1], [25, 12, 0]])
+    arrays = {"cell_um": np.array(20.0)}
+    for day, state, t in (("day0", before, np.zeros((0, 3), int)), ("day10", after, t_cells)):
+        arrays |= {f"distant/{day}/state": state, f"distant/{day}/pd_l1": (state == 1) * (1 + r / n),
+                   f"distant/{day}/t_cells": t}
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def test_burden_over_time_bands_events_and_legend(results):
+    fig = plots.burden_over_time(results.timeseries, "distant", events=results.events)
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("day after ablation", "live tumour cells (×10³)")
+    assert legend_texts(ax) == [*ARMS, "ablation", "dose"]
+    assert len(ax.collections) == 2 * len(ARMS)  # 50 % and 90 % band per arm
+    ablation = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [tuple(line.get_xdata()) for line in ablation] == [(0.0, 0.0)]
+    doses = [line for line in ax.get_lines() if line.get_marker() == "^"]
+    assert list(doses[0].get_xdata()) == [0.0, 3.0, 6.0]
+
+
+def test_save_burden_figure_has_a_panel_per_lesion_and_one_legend(results, tmp_path):
+    path = plots.save_burden_figure(results, tmp_path / "b.png")
+    assert path.stat().st_size > 0
+    fig = plots.burden_figure(results)
+    assert [ax.get_title() for ax in fig.axes] == ["index lesion", "distant lesion"]
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [*ARMS, "ablation", "dose"]
+
+
+def test_waterfall_sorts_bars_with_categories_and_reference_lines(results):
+    change = readouts.abscopal_response(results.timeseries, results.events, day=3.0)
+    ax = plots.waterfall(change, "distant").axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert len(heights) == 3 * len(ARMS) and heights == sorted(heights, reverse=True)
+    assert {-30.0, 20.0, 0.0} <= hlines(ax)
+    assert "longest diameter (%)" in ax.get_ylabel()
+    assert legend_texts(ax) == ["CR", "PR", "SD", "PD"]
+    fig = plots.waterfall_by_arm(change, "distant")
+    assert [ax.get_title() for ax in fig.axes] == ARMS
+    assert [len(ax.patches) for ax in fig.axes] == [3, 3]
+    assert [ax.get_legend() is not None for ax in fig.axes] == [False, True]
+
+
+def test_waterfall_from_the_summary_takes_categories_from_diameters():
+    summary = pd.DataFrame({"arm": ["a"] * 4, "replicate": range(4), "lesion": "distant",
+                            "diameter_change_pct": [-100.0, -40.0, 10.0, 30.0],
+                            "longest_diameter_baseline_mm": [10.0, 10.0, 10.0, 20.0]})
+    ax = plots.waterfall(summary).axes[0]
+    assert [p.get_facecolor()[:3] for p in ax.patches] == [
+        pytest.approx(to_rgb(plots.RESPONSE_COLOURS[c])) for c in ("PD", "SD", "PR", "CR")]
+
+
+def test_spider_has_a_line_per_replicate(results):
+    ax = plots.spider(results.timeseries, "distant").axes[0]
+    curves = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]
+    assert len(curves) == 3 * len(ARMS) and all(line.get_ydata()[0] == 0 for line in curves)
+    assert {-30.0, 20.0} <= hlines(ax)
+    assert legend_texts(ax) == ARMS
+
+
+def test_kaplan_meier_plot_numbers_at_risk_and_p_value():
+    tte = pd.DataFrame({"arm": ["a"] * 3 + ["b"] * 3, "endpoint": "pfs", "time_day": [3, 6, 9, 9, 9, 9],
+                        "event": [True, True, False, False, False, True]})
+    km = readouts.kaplan_meier(tte)
+    ax = plots.kaplan_meier_plot(km, logrank_p=0.0123).axes[0]
+    assert ax.get_ylabel() == "progression-free survival"
+    assert ax.get_legend().get_title().get_text() == "log-rank p = 0.012"
+    assert legend_texts(ax) == ["a", "b"]
+    texts = [t.get_text() for t in ax.texts]
+    assert "number at risk" in texts
+    at_risk = {float(t): txt for t, txt in zip(ax.get_xticks(), texts[1:])}  # arm a's row first
+    assert at_risk[0.0] == "3"
+    assert len(ax.collections) >= 2  # a band per arm
+
+
+def test_response_heatmap_annotates_rate_and_runs():
+    frame = pd.DataFrame({"dose": [1, 1, 1, 2, 2, 1, 2, 2], "margin": [0, 0, 0, 0, 0, 5, 5, 5],
+                          "responder": [True, False, False, True, True, True, True, False]})
+    ax = plots.response_heatmap(frame, "dose", "margin").axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("dose", "margin")
+    texts = {t.get_text() for t in ax.texts}
+    assert {"33%\nn=3", "100%\nn=2", "100%\nn=1", "50%\nn=2"} == texts
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["5", "0"]
+
+
+def test_lesion_snapshots_from_a_synthetic_lesion(tmp_path):
+    path = synthetic_snapshot(tmp_path / "a__r0.npz")
+    fig = plots.lesion_snapshots(path, "distant")
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["distant, day 0", "distant, day 10"]
+    assert axes[0].artists and "mm" in axes[0].artists[0].txt_label.get_text()  # the scale bar
+    assert {"live tumour", "necrotic", "apoptotic", "empty", "T cell", "exhausted T cell"} == set(
+        legend_texts(axes[-1]))
+    assert sum(len(c.get_offsets()) for c in axes[1].collections) == 3  # T cells as dots
+    fig = plots.lesion_snapshots(path, "distant", pd_l1=True)
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+
+
+def test_sobol_bars_with_confidence_intervals():
+    indices = pd.DataFrame({"parameter": ["immune.kill_probability", "drug.dose", "ablation.margin_mm"],
+                            "S1": [0.5, 0.1, 0.2], "S1_conf": [0.05, 0.02, 0.04],
+                            "ST": [0.6, 0.15, 0.3], "ST_conf": [0.06, 0.03, 0.05]})
+    ax = plots.sobol_bars(indices).axes[0]
+    assert len(ax.patches) == 6
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["drug.dose", "ablation.margin_mm",
+                                                            "immune.kill_probability"]
+    assert legend_texts(ax) == ["first order (S1)", "total order (ST)"]
+    assert ax.get_xlabel() == "Sobol index"
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_plot_results_writes_every_figure_and_an_index(results, tmp_path, fmt):
+    written = plots.plot_results(results.path, out=tmp_path, fmt=fmt)
+    names = [p.name for p in written]
+    figures = ("tumour_burden", "waterfall_distant", "spider_distant", "km_pfs", "snapshots_control__r0",
+               "snapshots_cryo_anti_pd1__r0")
+    assert names == [f"{n}.{fmt}" for n in figures] + ["index.md"]
+    assert all(p.stat().st_size > 0 for p in written)
+    index = (tmp_path / "index.md").read_text()
+    assert all(f"`{n}`" in index for n in names[:-1])
+
+
+def test_plot_results_of_a_sweep_draws_the_heatmap(tmp_path):
+    rows = [{"arm": "cryo", "replicate": r, "lesion": lesion, "role": role, "diameter_change_pct": change,
+             "longest_diameter_baseline_mm": 7.0, "kill": kill, "margin": margin}
+            for kill in (0.1, 0.3) for margin in (0.0, 5.0) for r in range(2)
+            for lesion, role, change in (("index", "treated", -100.0), ("distant", "untreated", -40.0 * r * (kill > 0.2)))]
+    pd.DataFrame(rows).to_parquet(tmp_path / "summary.parquet")
+    written = plots.plot_results(tmp_path)
+    assert [p.name for p in written] == ["response_kill_margin.png", "index.md"]
+    assert "kill and margin" in written[1].read_text()
+
+
+def test_cli_plot_prints_the_files_written(results, tmp_path, capsys):
+    assert main(["plot", str(results.path), "--out", str(tmp_path), "--format", "pdf"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed[-1] == str(tmp_path / "index.md") and len(printed) == 7
+    assert all((tmp_path / p).stat().st_size > 0 for p in printed)
