@@ -106,6 +106,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "antigen_decay_per_day": P(2.0, "1/day", "degradation of extracellular antigen", "qspio_tnbc", 0, 100),
         "damp_decay_per_day": P(4.0, "1/day", "degradation of DAMPs (ATP and HMGB1 are short-lived)", "assumption", 0, 100),
         "diffusion_um2_per_s": P(10.0, "µm²/s", "diffusion coefficient of antigen and DAMPs in tumour interstitium", "pluen2001", 0, 1000),
+        "contraction_layers_per_day": P(5, "cells/day", "how many cell layers a day the tissue can close over holes left by cleared cells (involution)", "assumption", 0, 100),
         "dead_cell_clearance_per_day": P(0.1, "1/day", "clearance of dead cells (they occupy space until cleared)", "qspio_tnbc", 0, 10),
         "field_resolution_um": P(160.0, "µm", "grid spacing of the antigen, DAMP and IFN-γ fields (numerical)", "-", 20, 1000),
     },

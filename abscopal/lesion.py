@@ -157,8 +157,10 @@ class Lesion:
         rim_sites = t["proliferative_rim_um"] / self.cell_um
         if self._rim_day != math.floor(day):  # the outer edge moves about a cell a day: measure it daily
             self._rim_day = math.floor(day)
+            filled = self._contract(rs, cs, ndimage.binary_fill_holes(occupied))
+            occupied = state != EMPTY
             self._rim_depth[:] = 0.0
-            self._rim_depth[rs, cs] = ndimage.distance_transform_edt(ndimage.binary_fill_holes(occupied))
+            self._rim_depth[rs, cs] = ndimage.distance_transform_edt(filled)
         r, c = np.nonzero((state == LIVE) & (self._rim_depth[rs, cs] <= rim_sites))
         rng = self.rng["growth"]
         divide = rng.random(r.size) < p_div
@@ -186,6 +188,30 @@ class Lesion:
         rs, cs = self.window(pad=0)
         r, c = np.nonzero(self.state[rs, cs] == LIVE)
         return r + rs.start, c + cs.start
+
+    def _contract(self, rs: slice, cs: slice, filled: np.ndarray) -> np.ndarray:
+        """The tissue closes over holes left by cleared cells: cells of the outer edge move into holes.
+
+        Up to ``release.contraction_layers_per_day`` layers a day; the cells keep their state and
+        traits. Without it, a lesion emptied from inside would keep its outline on imaging. Returns
+        the lesion's filled outline afterwards.
+        """
+        state, ant, pdl = self.state[rs, cs], self.antigenicity[rs, cs], self.pd_l1[rs, cs]
+        rng = self.rng["growth"]
+        holes = np.flatnonzero(filled & (state == EMPTY))
+        for _ in range(self.params["release"]["contraction_layers_per_day"]):
+            if holes.size == 0:
+                break
+            edge = np.flatnonzero(filled & (state != EMPTY) & ~ndimage.binary_erosion(filled))
+            k = min(holes.size, edge.size)
+            src = rng.choice(edge, k, replace=False)
+            dst = rng.choice(holes, k, replace=False)
+            for a in (state, ant, pdl):
+                a.flat[dst] = a.flat[src]
+            state.flat[src] = EMPTY
+            filled.flat[src] = False
+            holes = np.setdiff1d(holes, dst, assume_unique=True)
+        return filled
 
     def spontaneous_death(self, dt: float, live: tuple[np.ndarray, np.ndarray]) -> None:
         """Live cells die by apoptosis at the spontaneous death rate."""
