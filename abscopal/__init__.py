@@ -10,6 +10,9 @@ from .config import ConfigError, Experiment, load_experiment, resolve
 from .model import AbscopalModel
 from .results import Results
 from .runner import run
+from .sensitivity import sensitivity
+from .sweep import Sweep, SweepResults
 
-__all__ = ["AbscopalModel", "ConfigError", "Experiment", "Results", "load_experiment", "resolve", "run"]
+__all__ = ["AbscopalModel", "ConfigError", "Experiment", "Results", "load_experiment", "resolve", "run",
+           "Sweep", "SweepResults", "sensitivity"]
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_experiment, parameter_table
+from .config import ConfigError, load_config, load_experiment, parameter_table
 
 
 def _experiment(args):
@@ -50,6 +50,12 @@ def cmd_params(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    if "sweep" in load_config(args.config, args.set or []):
+        from .sweep import load_sweep
+
+        sweep = load_sweep(args.config, args.set or [])
+        print(f"{args.config}: valid sweep. {len(sweep)} points, {sweep.n_runs} runs")
+        return 0
     exp = _experiment(args)
     s = exp.settings
     print(f"{args.config}: valid. {len(exp.arms)} arms ({', '.join(exp.arms)}), days {s['start_day']:g} to "
@@ -63,6 +69,37 @@ def cmd_plot(args) -> int:
     for path in plot_results(args.results_dir, out=args.out, fmt=args.format):
         print(path)
     return 0
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import load_sweep
+
+    sweep = load_sweep(args.config, args.set or [])
+    name = sweep.experiments[0].name
+    out = Path(args.out or Path("results") / name)
+    print(f"{name}: {sweep.method} sweep, {len(sweep)} points x {len(sweep.experiments[0].arms)} arms x "
+          f"{sweep.replicates} replicates = {sweep.n_runs} runs; axes: {', '.join(sweep.keys) or '(none)'}")
+    if args.dry_run:
+        print(sweep.points.head(10).to_string(index=False))
+        if len(sweep) > 10:
+            print(f"... {len(sweep) - 10} more points")
+        est = sweep.estimate(workers=args.workers)
+        print(f"estimate from one timing run ({est['timed_days']:g} days): {est['per_run_s']:.1f} s per run, about "
+              f"{est['total_s'] / 60:.1f} min on {est['workers']} workers")
+        return 0
+    executor = args.executor or ("dask" if args.scheduler else "process")
+    try:
+        res = sweep.run(out=out, executor=executor, workers=args.workers, scheduler=args.scheduler,
+                        resume=args.resume)
+    except RuntimeError as e:  # e.g. dask not installed
+        print(f"abscopal: {e}", file=sys.stderr)
+        return 2
+    print(f"{name}: {len(res.runs_ok)} runs ok, {len(res.failed)} failed "
+          f"in {res.manifest.get('wall_s', 0):.0f} s")
+    for run_ in res.failed[:20]:
+        print(f"FAILED {run_['file']}: {run_['error']}")
+    print(f"wrote {out}/manifest.json, {out}/points.parquet, {out}/runs/, {out}/summary.parquet")
+    return 1 if res.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="folder for the figures (default RESULTS_DIR/figures)")
     p.add_argument("--format", choices=("pdf", "svg", "png"), default="png", help="png at 300 dpi, or vector")
     p.set_defaults(fn=cmd_plot)
+    p = sub.add_parser("sweep", help="run a parameter sweep (an experiment config plus a [sweep] table)")
+    config_args(p)
+    p.add_argument("--out", help="output folder (default results/<experiment name>)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
+    p.add_argument("--resume", action="store_true", help="run only the missing or failed runs of --out")
+    p.add_argument("--dry-run", action="store_true", help="print the runs, the first points and a time estimate")
+    p.add_argument("--executor", choices=("serial", "process", "dask"), help="default: process (dask with --scheduler)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a running dask scheduler, e.g. tcp://HOST:8786")
+    p.set_defaults(fn=cmd_sweep)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

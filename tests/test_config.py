@@ -77,5 +77,10 @@ def test_every_default_cites_a_source_in_the_bibliography():
 def test_shipped_experiments_are_valid():
     from pathlib import Path
 
+    from abscopal.sweep import load_sweep
+
     for path in sorted(Path("experiments").glob("*.toml")):
-        load_experiment(path)
+        if "sweep" in load_config(path):
+            assert len(load_sweep(path)) > 1
+        else:
+            load_experiment(path)

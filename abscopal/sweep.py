@@ -1,0 +1,674 @@
+"""Parameter sweeps: one experiment config run over many points of its parameter space.
+
+    sweep = Sweep(config, grid={"arms.cryo.ablation.margin_mm": [0, 5]},
+                  sample={"immune.kill_probability": (0.05, 0.5)}, method="lhs", n=32, replicates=2, seed=1)
+    res = sweep.run(out="results/my_sweep", executor="process", workers=2)
+    res.summary    # one row per point x arm x replicate x lesion, the swept parameters as columns
+
+Designs (``method``):
+  grid    the full product of the ``grid`` axes (``sample`` ranges, if any, get ``n`` evenly spaced levels,
+          log-spaced for ``scale = "log"``)
+  lhs     ``n`` Latin-hypercube points over the ``sample`` ranges (scipy.stats.qmc, seeded)
+  sobol   a Saltelli design for Sobol indices: ``n`` base points of a scrambled Sobol sequence (use a power
+          of two), ``n * (d + 2)`` points for d sampled parameters, in the row order SALib's
+          ``sobol.analyze(..., calc_second_order=False)`` expects (see :func:`abscopal.sensitivity`)
+  list    explicit points: ``points`` is a DataFrame or a CSV file, one column per key
+``grid`` axes combine with the sampled (or listed) points as a product. A range is ``(low, high)``
+(uniform) or ``{"low": .., "high": .., "scale": "log"}`` (log-uniform); when both bounds are integers the
+sampled values are rounded to integers. Any config key can be an axis, arm keys included
+(``arms.cryo.ablation.margin_mm``). Every point's config is built (``set_key`` on a deep copy) and validated
+(``resolve``) before anything runs: a bad key or value fails up front, naming the point and the key.
+
+Seeds: the sweep seed s gives point p the experiment seed
+``s_p = SeedSequence(s, spawn_key=(p,)).generate_state(1, uint64)[0] >> 1`` and replicate r of that point
+runs from ``SeedSequence(s_p, spawn_key=(r,))``, exactly as ``abscopal run`` seeds replicate r of an
+experiment with ``experiment.seed = s_p``. All arms of a point and replicate share that seed (common random
+numbers). So a point is an ordinary experiment. To re-run point p by hand (same bytes as the sweep's
+``runs/<point>__<arm>__r<r>.parquet``, which is ``runs/p00007__cryo__r1.parquet`` for point 7)::
+
+    m = json.load(open("DIR/manifest.json"))
+    abscopal.run(abscopal.resolve(m["points"][7]["config"]), out="rerun")   # rerun/runs/cryo__r1.parquet
+
+``points[p]["config"]`` is the point's full config (seed and replicates included; also
+``Sweep.point_config(p)``); ``points[p]["seed"]`` is s_p, so from the shell it is
+``abscopal run BASE.toml --seed S_P --replicates R --set KEY=VALUE ...`` with the sweep's base config
+(without its ``[sweep]`` table) and the point's values.
+
+Output folder:
+  manifest.json       sweep spec, config as given, config hash, points (id, values, seed, config), one entry per
+                      run (point, arm, replicate, seed, file, status, error, wall_s, events); rewritten atomically
+                      as runs finish
+  points.parquet      point id and the value of every axis
+  runs/<point>__<arm>__r<rep>.parquet   one run's time series (the format of ``abscopal run``), written by the worker
+  summary.parquet     one row per point x arm x replicate x lesion (results.summarise_run) plus the axis values
+Resume (``run(..., resume=True)``, ``abscopal sweep --resume``) runs only runs that are missing or failed,
+and refuses when the folder was written for another config (its hash differs).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import copy
+import hashlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from . import store
+from .config import ConfigError, Experiment, load_config, resolve, set_key
+from .results import summarise_run
+
+METHODS = ("grid", "lhs", "sobol", "list")
+EXECUTORS = ("serial", "process", "dask")
+#: Keys a sweep sets itself on every point.
+RESERVED = ("experiment.seed", "experiment.replicates")
+
+
+# ----------------------------------------------------------------------------------------------- design
+
+
+def _range(key: str, spec: Any) -> tuple[float, float, str, bool]:
+    """(low, high, scale, integer) of a sampled axis, or ConfigError naming the key."""
+    scale = "linear"
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"low", "high", "scale"}
+        if unknown or not {"low", "high"} <= set(spec):
+            raise ConfigError(f"sweep.sample.{key} = {spec!r}: expected {{low, high}} and optionally scale")
+        low, high, scale = spec["low"], spec["high"], spec.get("scale", "linear")
+    elif isinstance(spec, (list, tuple)) and len(spec) == 2:
+        low, high = spec
+    else:
+        raise ConfigError(f"sweep.sample.{key} = {spec!r}: expected [low, high] or {{low, high, scale}}")
+    if scale not in ("linear", "log"):
+        raise ConfigError(f"sweep.sample.{key}.scale = {scale!r}: expected 'linear' or 'log'")
+    for v in (low, high):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ConfigError(f"sweep.sample.{key} = {spec!r}: bounds must be finite numbers")
+    if not low < high:
+        raise ConfigError(f"sweep.sample.{key} = {spec!r}: expected low < high")
+    if scale == "log" and low <= 0:
+        raise ConfigError(f"sweep.sample.{key} = {spec!r}: a log range needs low > 0")
+    integer = isinstance(low, int) and isinstance(high, int)
+    return float(low), float(high), scale, integer
+
+
+def _scale(unit: np.ndarray, ranges: list[tuple[float, float, str, bool]]) -> np.ndarray:
+    """Map points of the unit cube onto the ranges (uniform or log-uniform); object array of Python values."""
+    out = np.empty(unit.shape, dtype=object)
+    for j, (low, high, scale, integer) in enumerate(ranges):
+        u = unit[:, j]
+        col = np.exp(np.log(low) + u * (np.log(high) - np.log(low))) if scale == "log" else low + u * (high - low)
+        col = np.clip(col, low, high)
+        out[:, j] = [int(round(v)) if integer else float(v) for v in col]
+    return out
+
+
+def saltelli(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """A Saltelli design on the unit cube: n base rows -> n * (d + 2) rows (A, AB_1..AB_d, B per base row)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # scipy warns when n is not a power of two
+        from scipy.stats import qmc
+
+        base = qmc.Sobol(2 * d, scramble=True, rng=rng).random(n)
+    a, b = base[:, :d], base[:, d:]
+    rows = []
+    for j in range(n):
+        rows.append(a[j])
+        for i in range(d):
+            ab = a[j].copy()
+            ab[i] = b[j, i]
+            rows.append(ab)
+        rows.append(b[j])
+    return np.array(rows)
+
+
+def _flatten(table: dict, leaf, prefix: str = "") -> dict:
+    """{"immune": {"kill_probability": [..]}} -> {"immune.kill_probability": [..]} (TOML tables, --set)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"sweep axes = {table!r}: expected a table of key = values")
+    out = {}
+    for key, value in table.items():
+        if leaf(value):
+            out[prefix + key] = value
+        else:
+            out.update(_flatten(value, leaf, f"{prefix}{key}."))
+    return out
+
+
+def _python(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def point_seed(sweep_seed: int, point: int) -> int:
+    """The experiment seed of point ``point``: child ``(point,)`` of the sweep's SeedSequence, 63 bits."""
+    state = np.random.SeedSequence(int(sweep_seed), spawn_key=(int(point),)).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))
+
+
+# ----------------------------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """One run of a sweep: a point's arm and replicate, its resolved parameters and where to write."""
+
+    point: int
+    arm: str
+    replicate: int
+    params: dict
+    settings: dict
+    out: str
+    file: str
+
+
+def run_file(point: int, arm: str, replicate: int) -> str:
+    return f"runs/{point_name(point)}__{arm}__r{replicate}.parquet"
+
+
+def point_name(point: int) -> str:
+    return f"p{point:05d}"
+
+
+def execute(task: SweepTask) -> dict:
+    """Run one sweep task in a worker, write its file atomically, return its manifest entry (never raises).
+
+    Mirrors runner.execute (same frame, same seed for ``settings["seed"]`` and the replicate), without snapshots.
+    """
+    from .runner import simulate
+    from .streams import replicate_seed
+
+    seed = replicate_seed(task.settings["seed"], task.replicate)
+    entry = {
+        "point": task.point,
+        "arm": task.arm,
+        "replicate": task.replicate,
+        "seed": {"entropy": int(seed.entropy), "spawn_key": list(seed.spawn_key)},
+        "file": task.file,
+    }
+    start = time.perf_counter()
+    try:
+        frame, events, _ = simulate(task.params, task.settings, seed)
+        frame.insert(0, "arm", task.arm)
+        frame.insert(1, "replicate", task.replicate)
+        store.write_frame(Path(task.out) / task.file, frame)
+        entry.update(status="ok", events=events)
+    except Exception as e:  # a failed run is recorded and the sweep goes on
+        entry.update(status="failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
+    entry["wall_s"] = round(time.perf_counter() - start, 3)
+    return entry
+
+
+# ----------------------------------------------------------------------------------------------- executors
+
+
+class SerialExecutor(cf.Executor):
+    """Runs each call in this process when it is submitted (the concurrent.futures protocol)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
+            fut.set_exception(e)
+        return fut
+
+
+class _DaskExecutor(cf.Executor):
+    """A dask.distributed Client's executor that closes its client (and local cluster) on shutdown."""
+
+    def __init__(self, scheduler: str | None, workers: int):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise RuntimeError("executor 'dask' needs dask.distributed: pip install 'abscopal[dask]'") from None
+        self._cluster = None
+        if scheduler:
+            self._client = Client(scheduler)
+        else:
+            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+            self._client = Client(self._cluster)
+        self._executor = self._client.get_executor(pure=False)
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        self._executor.shutdown(wait=wait)
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(executor: str | cf.Executor = "process", workers: int | None = None,
+                  scheduler: str | None = None) -> tuple[cf.Executor, int]:
+    """(an Executor, how many runs to keep in flight) for "serial", "process" or "dask" (or an Executor)."""
+    workers = int(workers or os.cpu_count() or 1)
+    if isinstance(executor, cf.Executor):
+        return executor, 2 * workers
+    if scheduler and executor == "process":
+        executor = "dask"
+    if executor == "serial":
+        return SerialExecutor(), 1
+    if executor == "process":
+        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")), 2 * workers
+    if executor == "dask":
+        ex = _DaskExecutor(scheduler, workers)
+        n = sum(w.get("nthreads", 1) for w in ex._client.scheduler_info().get("workers", {}).values())
+        return ex, 2 * max(n, workers, 1)
+    raise ValueError(f"executor = {executor!r}: expected one of {', '.join(EXECUTORS)} or a concurrent.futures.Executor")
+
+
+def _as_finished(executor: cf.Executor, fn, tasks: list, inflight: int) -> Iterable[tuple[Any, cf.Future]]:
+    """Yield (task, future) as runs finish, keeping at most ``inflight`` submitted; cancels the rest on close."""
+    it = iter(tasks)
+    pending: dict[cf.Future, Any] = {}
+
+    def fill():
+        while len(pending) < inflight:
+            task = next(it, None)
+            if task is None:
+                return
+            pending[executor.submit(fn, task)] = task
+
+    try:
+        fill()
+        while pending:
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                yield pending.pop(fut), fut
+            fill()
+    finally:
+        for fut in pending:
+            fut.cancel()
+
+
+# ----------------------------------------------------------------------------------------------- the sweep
+
+
+def _split(config: Any) -> tuple[dict, dict]:
+    """(experiment config without [sweep], the [sweep] table) from a path, raw dict or Experiment."""
+    if isinstance(config, Experiment):
+        raw = copy.deepcopy(config.source)
+    elif isinstance(config, (str, Path)):
+        raw = load_config(config)
+    elif isinstance(config, dict):
+        raw = copy.deepcopy(config)
+    else:
+        raise TypeError(f"expected a config path, dict or Experiment, got {type(config).__name__}")
+    spec = raw.pop("sweep", {}) or {}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"sweep = {spec!r}: expected a table [sweep]")
+    return raw, spec
+
+
+class Sweep:
+    """A design over an experiment config; every point is validated when the Sweep is made."""
+
+    def __init__(self, config: Any, grid: dict | None = None, sample: dict | None = None,
+                 method: str | None = None, n: int | None = None, replicates: int | None = None,
+                 seed: int | None = None, points: pd.DataFrame | str | Path | None = None):
+        base, spec = _split(config)
+        known = {"method", "n", "replicates", "seed", "grid", "sample", "points"}
+        for key in spec:
+            if key not in known:
+                raise ConfigError(f"unknown key sweep.{key}; valid keys: {', '.join(sorted(known))}")
+        self.base = base
+        self.grid = _flatten(spec.get("grid", {}) if grid is None else grid, leaf=lambda v: not isinstance(v, dict))
+        self.sample = _flatten(spec.get("sample", {}) if sample is None else sample,
+                               leaf=lambda v: not isinstance(v, dict) or {"low", "high"} <= set(v))
+        self.method = method or spec.get("method") or ("list" if (points is not None or "points" in spec) else
+                                                      "lhs" if self.sample else "grid")
+        given_points = points if points is not None else spec.get("points")
+        experiment = base.get("experiment", {})
+        self.replicates = int(replicates if replicates is not None else spec.get("replicates", experiment.get("replicates", 1)))
+        self.seed = int(seed if seed is not None else spec.get("seed", experiment.get("seed", 1)))
+        self.n = n if n is not None else spec.get("n")
+        if self.method not in METHODS:
+            raise ConfigError(f"sweep.method = {self.method!r}: expected one of {', '.join(METHODS)}")
+        if self.replicates < 1:
+            raise ConfigError(f"sweep.replicates = {self.replicates}: expected at least 1")
+        self._list = self._read_points(given_points) if self.method == "list" else None
+        self.points = self._design()
+        self.keys = [c for c in self.points.columns if c != "point"]
+        self.experiments = [self._validate(p) for p in range(len(self.points))]
+
+    # -- design ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _read_points(points) -> pd.DataFrame:
+        if points is None:
+            raise ConfigError("sweep.method = 'list' needs points (a DataFrame or a CSV file)")
+        if isinstance(points, (str, Path)):
+            try:
+                points = pd.read_csv(points)
+            except FileNotFoundError:
+                raise ConfigError(f"sweep.points: file {points} does not exist") from None
+        if not isinstance(points, pd.DataFrame) or points.empty:
+            raise ConfigError("sweep.points: expected a non-empty DataFrame or CSV file, one column per key")
+        return points.drop(columns=[c for c in ("point",) if c in points.columns]).reset_index(drop=True)
+
+    def _design(self) -> pd.DataFrame:
+        self.grid = {k: [_python(v) for v in vs] if isinstance(vs, (np.ndarray, pd.Series)) else vs
+                     for k, vs in self.grid.items()}
+        for key, values in self.grid.items():
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ConfigError(f"sweep.grid.{key} = {values!r}: expected a non-empty list of values")
+        if self.method == "list":
+            if self.sample:
+                raise ConfigError("sweep.method = 'list' takes points, not sample ranges")
+            inner = self._list
+        else:
+            ranges = [_range(k, v) for k, v in self.sample.items()]
+            d = len(ranges)
+            if self.method in ("lhs", "sobol") and not d:
+                raise ConfigError(f"sweep.method = {self.method!r} needs sample ranges ([sweep.sample])")
+            if d and (self.n is None or int(self.n) < 1):
+                raise ConfigError(f"sweep.n = {self.n!r}: expected the number of points (at least 1)")
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x5EED5]))  # the design's own stream
+            if not d:
+                unit = np.empty((1, 0))
+            elif self.method == "grid":
+                levels = np.linspace(0.0, 1.0, int(self.n)) if int(self.n) > 1 else np.array([0.5])
+                unit = np.array(list(itertools.product(levels, repeat=d)))
+            elif self.method == "lhs":
+                from scipy.stats import qmc
+
+                unit = qmc.LatinHypercube(d, rng=rng).random(int(self.n))
+            else:
+                unit = saltelli(int(self.n), d, rng)
+            inner = pd.DataFrame(_scale(unit, ranges) if d else unit, columns=list(self.sample))
+        overlap = set(self.grid) & set(inner.columns)
+        if overlap:
+            raise ConfigError(f"sweep: {sorted(overlap)} given both as a grid axis and as sampled/listed")
+        for key in [*self.grid, *inner.columns]:
+            if key in RESERVED:
+                raise ConfigError(f"sweep axis {key}: set by the sweep itself (use sweep.seed, sweep.replicates)")
+        rows = []
+        inner_rows = inner.to_dict("records") if len(inner.columns) else [{}] * max(len(inner), 1)
+        for combo in itertools.product(*self.grid.values()):
+            for row in inner_rows:
+                rows.append({**dict(zip(self.grid, combo)), **{k: _python(v) for k, v in row.items()}})
+        table = pd.DataFrame(rows, columns=[*self.grid, *inner.columns])
+        table.insert(0, "point", range(len(table)))
+        return table
+
+    def point_values(self, point: int) -> dict[str, Any]:
+        row = self.points.iloc[point]
+        return {k: _python(row[k]) for k in self.keys}
+
+    def point_config(self, point: int) -> dict:
+        """The full experiment config of one point, seed and replicates included (``abscopal run`` reproduces it)."""
+        config = copy.deepcopy(self.base)
+        for key, value in self.point_values(point).items():
+            self._check_target(key)
+            set_key(config, key, value)
+        set_key(config, "experiment.seed", point_seed(self.seed, point))
+        set_key(config, "experiment.replicates", self.replicates)
+        return config
+
+    def _check_target(self, key: str) -> None:
+        """An axis must not create an arm or a lesion by a typo (set_key would add it silently)."""
+        parts = key.split(".")
+        if parts[0] == "arms" and len(parts) > 2 and parts[1] not in self.base.get("arms", {"control": {}}):
+            raise ConfigError(f"sweep axis {key}: no arm {parts[1]!r}; arms: {', '.join(self.base.get('arms', {}))}")
+        if parts[0] == "lesions" and len(parts) > 2:
+            from .config import DEFAULT_LESIONS
+
+            names = {*DEFAULT_LESIONS, *self.base.get("lesions", {})}
+            if parts[1] not in names:
+                raise ConfigError(f"sweep axis {key}: no lesion {parts[1]!r}; lesions: {', '.join(sorted(names))}")
+
+    def _validate(self, point: int) -> Experiment:
+        try:
+            return resolve(self.point_config(point))
+        except ConfigError as e:
+            values = ", ".join(f"{k}={v!r}" for k, v in self.point_values(point).items())
+            raise ConfigError(f"sweep point {point} ({values}): {e}") from None
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> dict:
+        return {"method": self.method, "n": self.n, "replicates": self.replicates, "seed": self.seed,
+                "grid": self.grid, "sample": {k: v if isinstance(v, dict) else list(v) for k, v in self.sample.items()},
+                "second_order": False if self.method == "sobol" else None}
+
+    @property
+    def config_hash(self) -> str:
+        blob = json.dumps({"config": self.base, "spec": self.spec, "points": self.points.to_dict("records")},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def tasks(self, out: str | Path) -> list[SweepTask]:
+        return [SweepTask(p, arm, r, params, exp.settings, str(out), run_file(p, arm, r))
+                for p, exp in enumerate(self.experiments) for r in range(self.replicates)
+                for arm, params in exp.arms.items()]
+
+    @property
+    def n_runs(self) -> int:
+        return sum(len(e.arms) for e in self.experiments) * self.replicates
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __repr__(self) -> str:
+        return (f"<Sweep {self.method}: {len(self.points)} points x {self.replicates} replicates, "
+                f"{self.n_runs} runs, axes {self.keys}>")
+
+    def _manifest(self) -> dict:
+        from .runner import _versions
+
+        points = [{"point": p, "name": point_name(p), "values": self.point_values(p),
+                   "seed": point_seed(self.seed, p), "config": self.point_config(p)} for p in range(len(self.points))]
+        return {"kind": "sweep", "experiment": self.experiments[0].name, "sweep": self.spec,
+                "config": self.base, "config_hash": self.config_hash, "keys": self.keys, "points": points,
+                "versions": _versions(), "command": sys.argv, "runs": []}
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def estimate(self, workers: int | None = None, days: float | None = None) -> dict:
+        """Time one run (the first point's last arm, usually the one with most treatments) and extrapolate.
+
+        days: simulate only that many days and scale up linearly (faster, but the days after a treatment
+        cost more than those before it, so it underestimates).
+        """
+        from .runner import simulate
+        from .streams import replicate_seed
+
+        exp = self.experiments[0]
+        arm, params = list(exp.arms.items())[-1]
+        settings = dict(exp.settings)
+        span = settings["end_day"] - settings["start_day"]
+        short = min(days or span, span)
+        settings["end_day"] = settings["start_day"] + short
+        settings["readout_day"] = min(settings["readout_day"], settings["end_day"])
+        t0 = time.perf_counter()
+        simulate(params, settings, replicate_seed(settings["seed"], 0))
+        per_run = (time.perf_counter() - t0) * span / short
+        workers = int(workers or os.cpu_count() or 1)
+        return {"runs": self.n_runs, "per_run_s": per_run, "total_s": per_run * self.n_runs / workers,
+                "workers": workers, "timed_days": short}
+
+    def run(self, out: str | Path | None = None, executor: str | cf.Executor = "process",
+            workers: int | None = None, scheduler: str | None = None, resume: bool = False,
+            progress: bool | None = None, stop_after: int | None = None, log=None) -> "SweepResults":
+        """Run every missing run and build summary.parquet; returns SweepResults.
+
+        executor: "serial", "process" (a process pool of ``workers``, one per core by default), "dask"
+        (``scheduler`` = "tcp://host:8786" to use a running cluster, else a LocalCluster of ``workers``), or
+        any concurrent.futures.Executor. With dask the output folder must be visible to every worker.
+        resume: keep the runs an earlier call finished in ``out`` (ok and their file present), run the rest.
+        progress: a progress line on stderr (default: when stderr is a terminal).
+        stop_after: stop after this many runs finish (the rest stay missing; resume finishes them).
+        """
+        keep = out is not None
+        out = (Path(out) if keep else Path(tempfile.mkdtemp(prefix="abscopal-sweep-"))).absolute()  # for remote workers
+        manifest_path = out / "manifest.json"
+        done: dict[str, dict] = {}
+        if manifest_path.exists() and not resume:
+            old = store.read_manifest(out)
+            if old.get("kind") == "sweep" and any(r["status"] == "ok" for r in old.get("runs", [])):
+                raise ConfigError(f"{out} holds a sweep already: pass resume=True (--resume) or choose another folder")
+        if resume and manifest_path.exists():
+            old = store.read_manifest(out)
+            if old.get("config_hash") != self.config_hash:
+                raise ConfigError(
+                    f"cannot resume in {out}: it was written for another sweep config (hash "
+                    f"{str(old.get('config_hash'))[:12]}, this one {self.config_hash[:12]}); use a new folder")
+            done = {r["file"]: r for r in old.get("runs", []) if r["status"] == "ok" and (out / r["file"]).exists()}
+        out.mkdir(parents=True, exist_ok=True)
+        manifest = self._manifest()
+        manifest["started"] = datetime.now(timezone.utc).isoformat()
+        store.write_frame(out / "points.parquet", self.points)
+        tasks = [t for t in self.tasks(out) if t.file not in done]
+        entries = dict(done)
+        order = {t.file: i for i, t in enumerate(self.tasks(out))}
+
+        def save(**extra):
+            manifest["runs"] = sorted(entries.values(), key=lambda e: order.get(e["file"], 0))
+            manifest.update(extra)
+            store.write_json(manifest_path, manifest)
+
+        save(executor=executor if isinstance(executor, str) else type(executor).__name__, resumed=len(done))
+        show = sys.stderr.isatty() if progress is None else progress
+        t0 = time.perf_counter()
+        finished = failed = 0
+        if tasks:
+            pool, inflight = make_executor(executor, workers, scheduler)
+            try:
+                for task, fut in _as_finished(pool, execute, tasks, inflight):
+                    try:
+                        entry = fut.result()
+                    except Exception as e:  # the worker itself died (not the model): record and go on
+                        entry = {"point": task.point, "arm": task.arm, "replicate": task.replicate,
+                                 "file": task.file, "status": "failed", "error": f"{type(e).__name__}: {e}"}
+                    entries[entry["file"]] = entry
+                    finished += 1
+                    failed += entry["status"] != "ok"
+                    save()
+                    if log:
+                        status = "ok" if entry["status"] == "ok" else f"FAILED: {entry['error']}"
+                        log(f"[{finished}/{len(tasks)}] {task.file} {status}")
+                    if show:
+                        left = (time.perf_counter() - t0) / finished * (len(tasks) - finished)
+                        print(f"\r{finished}/{len(tasks)} runs, {failed} failed, ~{left:.0f} s left  ",
+                              end="", file=sys.stderr, flush=True)
+                    if stop_after is not None and finished >= stop_after:
+                        break
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+                if show:
+                    print(file=sys.stderr)
+        save(finished=datetime.now(timezone.utc).isoformat(), wall_s=round(time.perf_counter() - t0, 3))
+        res = SweepResults.build(out, self)
+        if not keep:
+            res = res.in_memory()
+            shutil.rmtree(out, ignore_errors=True)
+        return res
+
+
+# ----------------------------------------------------------------------------------------------- results
+
+
+class SweepResults:
+    """What a sweep wrote: manifest, points, summary (read when first asked for)."""
+
+    def __init__(self, path: Path | None, manifest: dict, frames: dict[str, pd.DataFrame] | None = None):
+        self.path = path
+        self.manifest = manifest
+        self._frames = frames or {}
+
+    @classmethod
+    def build(cls, out: str | Path, sweep: Sweep | None = None) -> "SweepResults":
+        """Write summary.parquet from the run files, one file at a time (no time series kept in memory)."""
+        out = Path(out)
+        manifest = store.read_manifest(out)
+        if sweep is None:
+            sweep = Sweep(manifest["config"] | {"sweep": {}}, grid=manifest["sweep"]["grid"],
+                          sample=manifest["sweep"]["sample"], method=manifest["sweep"]["method"],
+                          n=manifest["sweep"]["n"], replicates=manifest["sweep"]["replicates"],
+                          seed=manifest["sweep"]["seed"],
+                          points=pd.read_parquet(out / "points.parquet") if manifest["sweep"]["method"] == "list" else None)
+        res = cls(out, manifest)
+        parts = []
+        for run in res.runs_ok:
+            exp = sweep.experiments[run["point"]]
+            ts = pd.read_parquet(out / run["file"])
+            s = summarise_run(ts, exp.arms[run["arm"]], exp.settings["readout_day"])
+            del ts
+            s.insert(0, "point", run["point"])
+            s.insert(1, "arm", run["arm"])
+            s.insert(2, "replicate", run["replicate"])
+            for key, value in sweep.point_values(run["point"]).items():
+                s[key] = value
+            parts.append(s)
+        summary = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=["point", "arm", "replicate", "lesion", *sweep.keys])
+        store.write_frame(out / "summary.parquet", summary)
+        res._frames["summary"] = summary
+        return res
+
+    @classmethod
+    def open(cls, out: str | Path) -> "SweepResults":
+        return cls(Path(out), store.read_manifest(out))
+
+    @property
+    def runs_ok(self) -> list[dict]:
+        return [r for r in self.manifest["runs"] if r["status"] == "ok"]
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.manifest["runs"] if r["status"] != "ok"]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per point x arm x replicate x lesion at the readout day, the swept values as columns."""
+        if "summary" not in self._frames:
+            self._frames["summary"] = pd.read_parquet(self.path / "summary.parquet")
+        return self._frames["summary"]
+
+    @property
+    def points(self) -> pd.DataFrame:
+        if "points" not in self._frames:
+            self._frames["points"] = pd.read_parquet(self.path / "points.parquet")
+        return self._frames["points"]
+
+    def timeseries(self, point: int, arm: str | None = None) -> pd.DataFrame:
+        """The time series of one point's runs (all arms, or one), with a ``point`` column."""
+        runs = [r for r in self.runs_ok if r["point"] == point and (arm is None or r["arm"] == arm)]
+        frame = store.read_timeseries(self.path, runs)
+        if len(frame):
+            frame.insert(0, "point", point)
+        return frame
+
+    def in_memory(self) -> "SweepResults":
+        return SweepResults(None, self.manifest, {"summary": self.summary, "points": self.points})
+
+    def __repr__(self) -> str:
+        return (f"<SweepResults {self.manifest['experiment']}: {len(self.manifest['points'])} points, "
+                f"{len(self.runs_ok)} runs ok, {len(self.failed)} failed, {self.path or 'memory'}>")
+
+
+def load_sweep(path: str | Path, sets: list[str] = ()) -> Sweep:
+    """A Sweep from a sweep config (an experiment config plus [sweep]); ``--set`` works on sweep keys too."""
+    raw = load_config(path, sets)
+    points = raw.get("sweep", {}).get("points")
+    if isinstance(points, str) and not Path(points).is_absolute():
+        raw["sweep"]["points"] = str(Path(path).parent / points)
+    return Sweep(raw)
