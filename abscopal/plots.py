@@ -8,6 +8,8 @@ data) across all figures. :func:`plot_results` makes every figure a results fold
 
 from __future__ import annotations
 
+import itertools
+
 import re
 from pathlib import Path
 
@@ -476,13 +478,33 @@ def _sweep_figures(summary: pd.DataFrame, x: str, y: str):
            f"{x} and {y}, per arm; each cell: rate and number of runs.")
 
 
+def _sobol_figures(path: Path, summary: pd.DataFrame):
+    """Sobol indices of each untreated lesion's change in burden, per arm, for a Sobol sweep without grid axes."""
+    from .sensitivity import sensitivity
+    from .sweep import SweepResults
+
+    if not (path / "manifest.json").exists():
+        return
+    res = SweepResults.open(path)
+    spec = res.manifest.get("sweep", {})
+    if spec.get("method") != "sobol" or spec.get("grid"):
+        return
+    untreated = summary.loc[summary["role"] == "untreated", ["arm", "lesion"]].drop_duplicates()
+    for arm, lesion in untreated.itertuples(index=False):
+        fig = sobol_bars(sensitivity(res, output=f"{lesion}_change_pct", arm=arm))
+        fig.axes[0].set_title(f"{arm}: {lesion} lesion")
+        yield (f"sobol_{lesion}_{arm}", fig,
+               f"Sobol first- and total-order indices of the {lesion} lesion's change in live tumour cells "
+               f"at the readout, arm {arm}, with their 95 % bootstrap intervals.")
+
+
 def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
     """Write every figure ``results_dir`` supports into ``out`` (default ``results_dir/figures``).
 
     An experiment: tumour burden per lesion, waterfall and spider plots of every untreated lesion,
     Kaplan-Meier progression-free survival, lesion snapshots when present. A sweep (a summary with
     parameter columns: columns beyond the contract's, ``SUMMARY_COLUMNS``, that vary): a response-rate
-    heatmap per arm when two parameters vary. ``fmt``: "png" (300 dpi),
+    heatmap per arm when two parameters vary, and Sobol indices per arm for a Sobol sweep. ``fmt``: "png" (300 dpi),
     "pdf" or "svg" (vector). Also writes ``index.md``, each file with a one-line caption. Returns the
     paths written, index.md last.
     """
@@ -493,7 +515,8 @@ def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
     summary = pd.read_parquet(path / "summary.parquet") if (path / "summary.parquet").exists() else None
     params = _sweep_parameters(summary) if summary is not None else []
     if params:
-        figures = _sweep_figures(summary, *params) if len(params) == 2 else iter(())
+        heatmaps = _sweep_figures(summary, *params) if len(params) == 2 else iter(())
+        figures = itertools.chain(heatmaps, _sobol_figures(path, summary))
     else:
         figures = _experiment_figures(path)
     written, lines = [], [f"# Figures of {path.name}", ""]

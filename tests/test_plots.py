@@ -186,3 +186,16 @@ def test_cli_plot_prints_the_files_written(results, tmp_path, capsys):
     printed = capsys.readouterr().out.split()
     assert printed[-1] == str(tmp_path / "index.md") and len(printed) == 7
     assert all((tmp_path / p).stat().st_size > 0 for p in printed)
+
+
+def test_plot_results_of_a_sobol_sweep_draws_sobol_indices(tmp_path):
+    pytest.importorskip("SALib")
+    cfg = small_config(end_day=2, readout_day=2)
+    sweep = abscopal.Sweep(cfg, sample={"immune.kill_probability": (0.05, 0.5),
+                                        "tumour.growth_rate_per_day": (0.2, 0.6)},
+                           method="sobol", n=4, replicates=1, seed=1)
+    sweep.run(out=tmp_path / "sobol", executor="serial")
+    names = [p.name for p in plots.plot_results(tmp_path / "sobol")]
+    assert "sobol_distant_cryo_anti_pd1.png" in names and "sobol_index_control.png" in names
+    assert "sobol_index_cryo_anti_pd1.png" not in names  # the ablated lesion is not an abscopal readout
+    assert "Sobol" in (tmp_path / "sobol" / "figures" / "index.md").read_text()
