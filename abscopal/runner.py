@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 import platform
 import shutil
 import sys
@@ -139,12 +140,23 @@ def run(experiment: Experiment, replicates: int | None = None, seed: int | None 
     return results
 
 
+def process_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """A pool of ``workers`` fresh processes, each with one BLAS thread.
+
+    The model's linear algebra is on tiny matrices; BLAS threads only spin and steal the other
+    workers' cores (measured: two workers ran slower than one). Set the variables yourself to override.
+    """
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def _map(fn, tasks: list[Task], workers: int):
     """Yield fn(task) for every task as runs finish: in this process, or on a pool of ``workers``."""
     if workers <= 1:
         yield from map(fn, tasks)
         return
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with process_pool(workers) as pool:
         futures = [pool.submit(fn, t) for t in tasks]
         for fut in cf.as_completed(futures):
             yield fut.result()

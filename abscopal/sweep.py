@@ -53,7 +53,6 @@ import hashlib
 import itertools
 import json
 import math
-import multiprocessing
 import os
 import shutil
 import sys
@@ -266,7 +265,9 @@ def make_executor(executor: str | cf.Executor = "process", workers: int | None =
     if executor == "serial":
         return SerialExecutor(), 1
     if executor == "process":
-        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")), 2 * workers
+        from .runner import process_pool
+
+        return process_pool(workers), 2 * workers
     if executor == "dask":
         ex = _DaskExecutor(scheduler, workers)
         n = sum(w.get("nthreads", 1) for w in ex._client.scheduler_info().get("workers", {}).values())
