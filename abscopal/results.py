@@ -49,35 +49,21 @@ def summarise_run(ts: pd.DataFrame, params: dict, readout_day: float) -> pd.Data
     return out
 
 
-class Results:
-    """What an experiment wrote. On disk (``path`` set) frames are read when first asked for."""
+def summarise_file(out: Path, run: dict, params: dict, readout_day: float, ids: dict) -> pd.DataFrame:
+    """summarise_run of one run's file, with the identifying columns (``ids``: arm, replicate, ...) first."""
+    s = summarise_run(pd.read_parquet(Path(out) / run["file"]), params, readout_day)
+    for i, (key, value) in enumerate(ids.items()):
+        s.insert(i, key, value)
+    return s
+
+
+class StoredResults:
+    """An output folder's manifest and frames; on disk (``path`` set) frames are read when first asked for."""
 
     def __init__(self, path: Path | None, manifest: dict, frames: dict[str, pd.DataFrame] | None = None):
         self.path = path
         self.manifest = manifest
         self._frames = frames or {}
-
-    @classmethod
-    def build(cls, out: Path) -> "Results":
-        """Summarise a finished output folder (writes summary.parquet and the burden figure)."""
-        out = Path(out)
-        manifest = store.read_manifest(out)
-        res = cls(out, manifest)
-        summaries = []
-        for run in res.runs_ok:
-            ts = pd.read_parquet(out / run["file"])
-            s = summarise_run(ts, manifest["arms"][run["arm"]], manifest["settings"]["readout_day"])
-            s.insert(0, "arm", run["arm"])
-            s.insert(1, "replicate", run["replicate"])
-            summaries.append(s)
-        summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
-        store.write_frame(out / "summary.parquet", summary)
-        res._frames["summary"] = summary
-        if len(summary):
-            from .plots import save_burden_figure
-
-            save_burden_figure(res, out / "figures" / "tumour_burden.png")
-        return res
 
     @property
     def runs_ok(self) -> list[dict]:
@@ -88,18 +74,42 @@ class Results:
         return [r for r in self.manifest["runs"] if r["status"] != "ok"]
 
     @property
+    def summary(self) -> pd.DataFrame:
+        """One row per run and lesion at the readout day (see results/README.md)."""
+        if "summary" not in self._frames:
+            self._frames["summary"] = pd.read_parquet(self.path / "summary.parquet")
+        return self._frames["summary"]
+
+
+class Results(StoredResults):
+    """What an experiment wrote: time series, summary, events, manifest."""
+
+    @classmethod
+    def build(cls, out: Path) -> "Results":
+        """Summarise a finished output folder (writes summary.parquet and the burden figure)."""
+        out = Path(out)
+        manifest = store.read_manifest(out)
+        res = cls(out, manifest)
+        summaries = [
+            summarise_file(out, run, manifest["arms"][run["arm"]], manifest["settings"]["readout_day"],
+                           {"arm": run["arm"], "replicate": run["replicate"]})
+            for run in res.runs_ok
+        ]
+        summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+        store.write_frame(out / "summary.parquet", summary)
+        res._frames["summary"] = summary
+        if len(summary):
+            from .plots import save_burden_figure
+
+            save_burden_figure(res, out / "figures" / "tumour_burden.png")
+        return res
+
+    @property
     def timeseries(self) -> pd.DataFrame:
         """Tidy time series of every finished run: one row per arm, replicate, day and lesion."""
         if "timeseries" not in self._frames:
             self._frames["timeseries"] = store.read_timeseries(self.path, self.runs_ok)
         return self._frames["timeseries"]
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per arm, replicate and lesion at the readout day."""
-        if "summary" not in self._frames:
-            self._frames["summary"] = pd.read_parquet(self.path / "summary.parquet")
-        return self._frames["summary"]
 
     @property
     def events(self) -> pd.DataFrame:

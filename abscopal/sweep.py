@@ -70,7 +70,7 @@ import pandas as pd
 
 from . import store
 from .config import ConfigError, Experiment, load_config, resolve, set_key
-from .results import summarise_run
+from .results import StoredResults, summarise_file
 
 METHODS = ("grid", "lhs", "sobol", "list")
 EXECUTORS = ("serial", "process", "dask")
@@ -587,13 +587,8 @@ class Sweep:
 # ----------------------------------------------------------------------------------------------- results
 
 
-class SweepResults:
+class SweepResults(StoredResults):
     """What a sweep wrote: manifest, points, summary (read when first asked for)."""
-
-    def __init__(self, path: Path | None, manifest: dict, frames: dict[str, pd.DataFrame] | None = None):
-        self.path = path
-        self.manifest = manifest
-        self._frames = frames or {}
 
     @classmethod
     def build(cls, out: str | Path, sweep: Sweep | None = None) -> "SweepResults":
@@ -610,12 +605,8 @@ class SweepResults:
         parts = []
         for run in res.runs_ok:
             exp = sweep.experiments[run["point"]]
-            ts = pd.read_parquet(out / run["file"])
-            s = summarise_run(ts, exp.arms[run["arm"]], exp.settings["readout_day"])
-            del ts
-            s.insert(0, "point", run["point"])
-            s.insert(1, "arm", run["arm"])
-            s.insert(2, "replicate", run["replicate"])
+            ids = {"point": run["point"], "arm": run["arm"], "replicate": run["replicate"]}
+            s = summarise_file(out, run, exp.arms[run["arm"]], exp.settings["readout_day"], ids)
             for key, value in sweep.point_values(run["point"]).items():
                 s[key] = value
             parts.append(s)
@@ -628,21 +619,6 @@ class SweepResults:
     @classmethod
     def open(cls, out: str | Path) -> "SweepResults":
         return cls(Path(out), store.read_manifest(out))
-
-    @property
-    def runs_ok(self) -> list[dict]:
-        return [r for r in self.manifest["runs"] if r["status"] == "ok"]
-
-    @property
-    def failed(self) -> list[dict]:
-        return [r for r in self.manifest["runs"] if r["status"] != "ok"]
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per point x arm x replicate x lesion at the readout day, the swept values as columns."""
-        if "summary" not in self._frames:
-            self._frames["summary"] = pd.read_parquet(self.path / "summary.parquet")
-        return self._frames["summary"]
 
     @property
     def points(self) -> pd.DataFrame:
