@@ -8,8 +8,6 @@ data) across all figures. :func:`plot_results` makes every figure a results fold
 
 from __future__ import annotations
 
-import itertools
-
 import re
 from pathlib import Path
 
@@ -36,12 +34,12 @@ RESPONSE_COLOURS = {"CR": "#08519c", "PR": "#6baed6", "SD": "#bdbdbd", "PD": "#e
 #: Lattice states in the snapshots (0 empty, 1 live, 2 necrotic, 3 apoptotic) and their colours.
 STATE_COLOURS = {"empty": "#ffffff", "live tumour": "#e69f00", "necrotic": "#3b3b3b", "apoptotic": "#cc79a7"}
 T_CELL_COLOURS = {"T cell": "#0072b2", "exhausted T cell": "#009e73"}
-#: Columns of summary.parquet (results/README.md); any other column of a sweep's summary is a parameter.
-SUMMARY_COLUMNS = {
-    "arm", "replicate", "lesion", "role", "baseline_day", "readout_day", "tumor_cells_baseline",
-    "tumor_cells_readout", "burden_change_pct", "longest_diameter_baseline_mm", "longest_diameter_readout_mm",
-    "diameter_change_pct", "effector_t_cells_peak", "pd_l1_readout", "primed_cd8_total", "point",
-}
+#: Dash patterns (on, off in line widths) that tell coinciding Kaplan-Meier curves apart.
+#: A swept parameter with at most this many values is drawn as a grid axis (medians), else as a sample.
+GRID_LEVELS_MAX = 12
+#: Sweeps of at most this many points get a burden panel per point.
+POINTS_MAX = 24
+KM_DASHES = ((), (4, 1.5), (1, 1), (5, 1.5, 1, 1.5), (2, 1), (6, 1, 1, 1, 1, 1))
 
 
 def paper_style() -> None:
@@ -236,17 +234,22 @@ def spider(ts: pd.DataFrame, lesion: str = "distant", ax=None, palette=None, bas
 def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None = None, palette=None):
     """Kaplan-Meier step curves per arm with their confidence bands (``readouts.kaplan_meier`` output).
 
-    Censored times are marked "+"; the numbers at risk are listed under the axis; ``logrank_p`` is the
-    legend's title.
+    Censored times are marked "+"; the numbers at risk are listed under the axis, one row per arm named
+    on the left; ``logrank_p`` is the legend's title. Curves that coincide stay visible: each arm has its
+    own dash pattern, and earlier arms are drawn wider, under the later ones.
     """
     ax = _axes(ax, height=2.8)
     palette = palette or arm_palette(_arms(km_frame))
-    for arm, g in km_frame.groupby("arm", sort=False):
-        ax.step(g["time_day"], g["survival"], where="post", color=palette[arm], label=arm)
-        ax.fill_between(g["time_day"], g["ci_low"], g["ci_high"], step="post", color=palette[arm], alpha=0.15,
+    groups = list(km_frame.groupby("arm", sort=False))
+    widths = np.linspace(2.6, 1.0, len(groups)) if len(groups) > 1 else [1.2]
+    for i, ((arm, g), width) in enumerate(zip(groups, widths)):
+        dashes = KM_DASHES[i % len(KM_DASHES)]
+        ax.step(g["time_day"], g["survival"], where="post", color=palette[arm], label=arm, lw=width,
+                zorder=2 + i, **({"dashes": dashes} if dashes else {}))
+        ax.fill_between(g["time_day"], g["ci_low"], g["ci_high"], step="post", color=palette[arm], alpha=0.12,
                         lw=0)
         cens = g[g["censored"] > 0]
-        ax.plot(cens["time_day"], cens["survival"], ls="", marker="+", ms=4, color=palette[arm])
+        ax.plot(cens["time_day"], cens["survival"], ls="", marker="+", ms=4, color=palette[arm], zorder=2 + i)
     ax.set_ylim(-0.02, 1.04)
     ax.set_xlim(0, km_frame["time_day"].max() * 1.02 or 1)
     ticks = [t for t in ax.get_xticks() if 0 <= t <= km_frame["time_day"].max()]
@@ -255,16 +258,19 @@ def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None =
     ax.set_ylabel("progression-free survival" if endpoint == {"pfs"} else "survival probability")
     ax.set_xlabel(DAY_LABEL)
     if logrank_p is None:
-        _legend_outside(ax)
+        _legend_outside(ax, handlelength=3.2)
     else:
-        _legend_outside(ax, title="log-rank " + ("p < 0.001" if logrank_p < 0.001 else f"p = {logrank_p:.2g}"))
+        _legend_outside(ax, handlelength=3.2,
+                        title="log-rank " + ("p < 0.001" if logrank_p < 0.001 else f"p = {logrank_p:.2g}"))
     # numbers at risk: those still followed at each tick (the at_risk of the first row at or after it)
     inches = ax.figure.dpi_scale_trans
     ax.text(0, 0, "number at risk", transform=ax.transAxes + ScaledTranslation(0, -0.4, inches), fontsize=7,
-            va="top")
+            va="top", ha="right")
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    for i, (arm, g) in enumerate(km_frame.groupby("arm", sort=False)):
+    for i, (arm, g) in enumerate(groups):
         below = ScaledTranslation(0, -0.53 - 0.12 * i, inches)  # one row per arm, under the axis label
+        ax.text(0, 0, arm, transform=ax.transAxes + below + ScaledTranslation(-0.12, 0, inches), fontsize=6,
+                ha="right", va="top", color=palette[arm])
         for t in ticks:
             later = g.loc[g["time_day"] >= t - 1e-9, "at_risk"]
             ax.text(t, 0, f"{int(later.iloc[0]) if len(later) else 0}", transform=trans + below, fontsize=6,
@@ -293,7 +299,71 @@ def response_heatmap(frame: pd.DataFrame, x: str, y: str, ax=None):
 
 
 def _value(v) -> str:
+    if isinstance(v, pd.Interval):
+        return f"{v.left:.3g}–{v.right:.3g}"
     return f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
+
+
+def parameter_response(summary: pd.DataFrame, parameter: str, lesion: str = "distant", ax=None, palette=None,
+                       log_x: bool = False):
+    """Change in ``lesion``'s longest diameter at the readout against one swept parameter, per arm.
+
+    A parameter with few values (a grid axis): the median over runs with its 25-75 % range, one line per
+    arm. A sampled parameter: one dot per point (the mean over its replicates). RECIST -30 % and +20 %
+    lines dotted.
+    """
+    ax = _axes(ax)
+    palette = palette or arm_palette(_arms(summary))
+    d = summary[summary["lesion"] == lesion]
+    values = np.sort(d[parameter].dropna().unique())
+    for arm, g in d.groupby("arm", sort=False):
+        if len(values) <= GRID_LEVELS_MAX:
+            q = g.groupby(parameter)["diameter_change_pct"].quantile([0.25, 0.5, 0.75]).unstack()
+            ax.errorbar(q.index, q[0.5], yerr=[q[0.5] - q[0.25], q[0.75] - q[0.5]], color=palette[arm], marker="o",
+                        ms=3, capsize=1.5, lw=1.0, elinewidth=0.7, label=arm)
+        else:
+            key = "point" if "point" in g else parameter
+            means = g.groupby(key).agg(x=(parameter, "first"), y=("diameter_change_pct", "mean"))
+            ax.plot(means["x"], means["y"], ls="", marker="o", ms=2.5, alpha=0.7, mew=0, color=palette[arm],
+                    label=arm)
+    if log_x:
+        ax.set_xscale("log")
+    _reference_lines(ax)
+    ax.axhline(0, color="0.2", lw=0.6, zorder=0)
+    ax.set_xlabel(parameter)
+    ax.set_ylabel(f"change in {lesion}\nlongest diameter (%)")
+    _legend_outside(ax)
+    return ax.figure
+
+
+def burden_by_point(sweep_results, lesion: str = "distant", palette=None):
+    """Small multiples: ``lesion``'s live tumour cells over time at each point of a sweep, median per arm.
+
+    One panel per point, titled by its parameter values; for sweeps of up to :data:`POINTS_MAX` points.
+    """
+    points = sweep_results.manifest["points"]
+    paper_style()
+    ncols = min(4, len(points))
+    nrows = -(-len(points) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TWO_COLUMN_IN, 1.5 * nrows + 0.5), squeeze=False,
+                             sharex=True, sharey=True, layout="constrained")
+    arms = list(dict.fromkeys(r["arm"] for r in sweep_results.runs_ok))
+    palette = palette or arm_palette(arms)
+    for ax, point in zip(axes.flat, points):
+        ts = sweep_results.timeseries(point["point"])
+        ts = ts[ts["lesion"] == lesion] if len(ts) else ts
+        for arm, g in (ts.groupby("arm", sort=False) if len(ts) else ()):
+            median = g.groupby("time_day")["tumor_cells"].median() / 1e3
+            ax.plot(median.index, median.to_numpy(), color=palette[arm], lw=1.0, label=arm)
+        ax.set_title("\n".join(f"{_file_name(k)} = {_value(v)}" for k, v in point["values"].items()),
+                     fontsize=6)
+    for ax in axes.flat[len(points):]:
+        ax.set_visible(False)
+    fig.supxlabel(DAY_LABEL, fontsize=8)
+    fig.supylabel(f"{lesion}: live tumour cells (×10³)", fontsize=8)
+    fig.legend(handles=[Line2D([], [], color=palette[a], label=a) for a in arms], loc="outside upper center",
+               ncols=min(len(arms), 6))
+    return fig
 
 
 def sobol_bars(indices: pd.DataFrame, ax=None):
@@ -400,9 +470,16 @@ def _nice_length(x: float) -> float:
 
 
 # ---- a results folder ---------------------------------------------------------------------------
-def _sweep_parameters(summary: pd.DataFrame) -> list[str]:
-    """Columns of a sweep's summary beyond the results contract that take more than one value."""
-    return [c for c in summary.columns if c not in SUMMARY_COLUMNS and summary[c].nunique() > 1]
+def _sweep_parameters(manifest: dict, summary: pd.DataFrame) -> list[str]:
+    """The swept keys (the manifest's axes) that take more than one value in the summary."""
+    return [k for k in manifest.get("keys", []) if k in summary.columns and summary[k].nunique() > 1]
+
+
+def _binned(values: pd.Series) -> pd.Series:
+    """A grid axis as it is; a sampled parameter cut into quintiles (ordered intervals) for a heatmap."""
+    if values.nunique() <= GRID_LEVELS_MAX:
+        return values
+    return pd.qcut(values, 5, duplicates="drop")
 
 
 def _responders(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -463,19 +540,50 @@ def _experiment_figures(path: Path):
                f"and empty sites, T cells (dots); the day-0 lattice is just before the ablation.")
 
 
-def _sweep_figures(summary: pd.DataFrame, x: str, y: str):
-    keys = [c for c in ("point", "arm", "replicate", x, y) if c in summary.columns]
-    runs = _responders(summary, keys)
-    arms = _arms(runs)
-    paper_style()
-    fig, axes = plt.subplots(1, len(arms), figsize=(min(ONE_COLUMN_IN * len(arms), TWO_COLUMN_IN), 2.8),
-                             squeeze=False, layout="constrained")
-    for ax, arm in zip(axes[0], arms):
-        response_heatmap(runs[runs["arm"] == arm], x, y, ax=ax)
-        ax.set_title(arm)
-    yield (f"response_{x}_{y}", fig,
-           f"Abscopal response rate (an untreated lesion at <= -30 % of its diameter at the readout) over "
-           f"{x} and {y}, per arm; each cell: rate and number of runs.")
+def _sweep_figures(path: Path, manifest: dict, summary: pd.DataFrame):
+    """(name, figure, caption) for a sweep: response per parameter, a response heatmap when two
+    parameters vary, burden per point for small sweeps, Sobol indices for a Sobol sweep."""
+    from .sweep import SweepResults
+
+    params = _sweep_parameters(manifest, summary)
+    untreated = list(dict.fromkeys(summary.loc[summary["role"] == "untreated", "lesion"]))
+    palette = arm_palette(_arms(summary))
+    sample = manifest.get("sweep", {}).get("sample", {})
+    for lesion in untreated:
+        for key in params:
+            log_x = isinstance(sample.get(key), dict) and sample[key].get("scale") == "log"
+            fig = parameter_response(summary, key, lesion, palette=palette, log_x=log_x)
+            yield (f"response_{lesion}_{_file_name(key)}", fig,
+                   f"Change in the {lesion} lesion's longest diameter at the readout against {key}, per arm "
+                   f"(grid: median and 25-75 % range over runs; sampled: one dot per point, mean of replicates); "
+                   f"dotted lines: -30 % (PR), +20 % (PD).")
+    if len(params) == 2:
+        x, y = params
+        keys = [c for c in ("point", "arm", "replicate") if c in summary.columns]
+        runs = _responders(summary, [*keys, x, y])
+        runs[x], runs[y] = _binned(runs[x]), _binned(runs[y])
+        arms = _arms(runs)
+        paper_style()
+        fig, axes = plt.subplots(1, len(arms), figsize=(min(ONE_COLUMN_IN * len(arms), TWO_COLUMN_IN), 2.8),
+                                 squeeze=False, layout="constrained")
+        for ax, arm in zip(axes[0], arms):
+            response_heatmap(runs[runs["arm"] == arm], x, y, ax=ax)
+            ax.set_title(arm, color=palette[arm])
+        yield (f"response_rate_{_file_name(x)}_{_file_name(y)}", fig,
+               f"Abscopal response rate (an untreated lesion at <= -30 % of its diameter at the readout) over "
+               f"{x} and {y}, per arm (sampled parameters in quintiles); each cell: rate and number of runs.")
+    if 0 < len(manifest.get("points", [])) <= POINTS_MAX:
+        res = SweepResults.open(path)
+        for lesion in untreated:
+            yield (f"burden_by_point_{lesion}", burden_by_point(res, lesion, palette=palette),
+                   f"Live tumour cells of the {lesion} lesion over time at each point of the sweep (panel "
+                   f"titles: its parameter values), median over replicates per arm.")
+    yield from _sobol_figures(path, summary)
+
+
+def _file_name(key: str) -> str:
+    """A config key as part of a file name: its last two parts ("anti_pd1.start_day")."""
+    return ".".join(key.split(".")[-2:])
 
 
 def _sobol_figures(path: Path, summary: pd.DataFrame):
@@ -483,8 +591,6 @@ def _sobol_figures(path: Path, summary: pd.DataFrame):
     from .sensitivity import sensitivity
     from .sweep import SweepResults
 
-    if not (path / "manifest.json").exists():
-        return
     res = SweepResults.open(path)
     spec = res.manifest.get("sweep", {})
     if spec.get("method") != "sobol" or spec.get("grid"):
@@ -502,27 +608,27 @@ def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
     """Write every figure ``results_dir`` supports into ``out`` (default ``results_dir/figures``).
 
     An experiment: tumour burden per lesion, waterfall and spider plots of every untreated lesion,
-    Kaplan-Meier progression-free survival, lesion snapshots when present. A sweep (a summary with
-    parameter columns: columns beyond the contract's, ``SUMMARY_COLUMNS``, that vary): a response-rate
-    heatmap per arm when two parameters vary, and Sobol indices per arm for a Sobol sweep. ``fmt``: "png" (300 dpi),
-    "pdf" or "svg" (vector). Also writes ``index.md``, each file with a one-line caption. Returns the
-    paths written, index.md last.
+    Kaplan-Meier progression-free survival, lesion snapshots when present. A sweep (its manifest says so
+    and names the swept keys): each untreated lesion's response against every swept parameter, a
+    response-rate heatmap per arm when two parameters vary, burden over time per point for sweeps of up
+    to :data:`POINTS_MAX` points, and Sobol indices per arm for a Sobol sweep. ``fmt``: "png" (300 dpi),
+    "pdf" or "svg" (vector). Also writes ``index.md``: a line of caption per figure, naming every format
+    of it in the folder. Returns the paths written, index.md last.
     """
     if fmt not in ("png", "pdf", "svg"):
         raise ValueError(f"fmt = {fmt!r}: expected 'png', 'pdf' or 'svg'")
     path = Path(results_dir)
     out = Path(out) if out is not None else path / "figures"
-    summary = pd.read_parquet(path / "summary.parquet") if (path / "summary.parquet").exists() else None
-    params = _sweep_parameters(summary) if summary is not None else []
-    if params:
-        heatmaps = _sweep_figures(summary, *params) if len(params) == 2 else iter(())
-        figures = itertools.chain(heatmaps, _sobol_figures(path, summary))
+    manifest = store.read_manifest(path)
+    if manifest.get("kind") == "sweep":
+        figures = _sweep_figures(path, manifest, pd.read_parquet(path / "summary.parquet"))
     else:
         figures = _experiment_figures(path)
     written, lines = [], [f"# Figures of {path.name}", ""]
     for name, fig, caption in figures:
         written.append(_save(fig, out / f"{name}.{fmt}"))
-        lines.append(f"- `{name}.{fmt}`: {caption}")
+        files = [f"`{name}.{ext}`" for ext in ("png", "pdf", "svg") if (out / f"{name}.{ext}").exists()]
+        lines.append(f"- {', '.join(files)}: {caption}")
     index = out / "index.md"
     out.mkdir(parents=True, exist_ok=True)
     index.write_text("\n".join(lines) + "\n")

@@ -118,7 +118,8 @@ def test_kaplan_meier_plot_numbers_at_risk_and_p_value():
     assert legend_texts(ax) == ["a", "b"]
     texts = [t.get_text() for t in ax.texts]
     assert "number at risk" in texts
-    at_risk = {float(t): txt for t, txt in zip(ax.get_xticks(), texts[1:])}  # arm a's row first
+    assert texts[1] == "a" and "b" in texts  # each row of numbers named by its arm
+    at_risk = {float(t): txt for t, txt in zip(ax.get_xticks(), texts[2:])}  # arm a's row first
     assert at_risk[0.0] == "3"
     assert len(ax.collections) >= 2  # a band per arm
 
@@ -170,15 +171,41 @@ def test_plot_results_writes_every_figure_and_an_index(results, tmp_path, fmt):
     assert all(f"`{n}`" in index for n in names[:-1])
 
 
-def test_plot_results_of_a_sweep_draws_the_heatmap(tmp_path):
-    rows = [{"arm": "cryo", "replicate": r, "lesion": lesion, "role": role, "diameter_change_pct": change,
-             "longest_diameter_baseline_mm": 7.0, "kill": kill, "margin": margin}
+def test_plot_results_of_a_sweep_draws_responses_and_the_heatmap(tmp_path):
+    rows = [{"point": 2 * (kill > 0.2) + (margin > 0), "arm": "cryo", "replicate": r, "lesion": lesion, "role": role,
+             "diameter_change_pct": change, "longest_diameter_baseline_mm": 7.0, "kill": kill, "margin": margin,
+             "stop_reason": "end_day"}  # a column the swept keys do not name is not a parameter
             for kill in (0.1, 0.3) for margin in (0.0, 5.0) for r in range(2)
             for lesion, role, change in (("index", "treated", -100.0), ("distant", "untreated", -40.0 * r * (kill > 0.2)))]
     pd.DataFrame(rows).to_parquet(tmp_path / "summary.parquet")
+    store.write_json(tmp_path / "manifest.json", {"kind": "sweep", "keys": ["kill", "margin"], "points": [],
+                                                  "sweep": {"method": "grid"}, "runs": []})
     written = plots.plot_results(tmp_path)
-    assert [p.name for p in written] == ["response_kill_margin.png", "index.md"]
-    assert "kill and margin" in written[1].read_text()
+    assert [p.name for p in written] == ["response_distant_kill.png", "response_distant_margin.png",
+                                         "response_rate_kill_margin.png", "index.md"]
+    assert "kill and margin" in written[-1].read_text()
+    ax = plots.parameter_response(pd.DataFrame(rows), "kill").axes[0]
+    medians = ax.get_lines()[0].get_ydata()
+    assert list(medians) == [0.0, -20.0]  # median over the two replicates at kill 0.1 and 0.3
+    assert {-30.0, 20.0} <= hlines(ax)
+
+
+def test_plot_results_of_a_grid_sweep_draws_burden_per_point(tmp_path):
+    cfg = small_config(end_day=2, readout_day=2)
+    sweep = abscopal.Sweep(cfg, grid={"immune.kill_probability": [0.05, 0.5],
+                                      "lesions.distant.blood_flow_share": [0.02, 0.2]}, replicates=1, seed=1)
+    sweep.run(out=tmp_path / "grid", executor="serial")
+    written = plots.plot_results(tmp_path / "grid", fmt="png")
+    plots.plot_results(tmp_path / "grid", fmt="svg")
+    names = [p.name for p in written]
+    assert {"response_distant_immune.kill_probability.png", "response_rate_immune.kill_probability_distant.blood_flow_share.png",
+            "burden_by_point_distant.png"} <= set(names)
+    fig = plots.burden_by_point(abscopal.SweepResults.open(tmp_path / "grid"))
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 4 and all(len(ax.get_lines()) == 2 for ax in panels)  # a median line per arm
+    assert "immune.kill_probability = 0.05" in panels[0].get_title()
+    index = (tmp_path / "grid" / "figures" / "index.md").read_text()
+    assert "`burden_by_point_distant.png`, `burden_by_point_distant.svg`" in index  # every format listed
 
 
 def test_cli_plot_prints_the_files_written(results, tmp_path, capsys):
