@@ -385,6 +385,29 @@ def sobol_bars(indices: pd.DataFrame, ax=None):
     return ax.figure
 
 
+def morris_plot(indices: pd.DataFrame, ax=None):
+    """Morris screening: sigma against mu* of each parameter's elementary effects, mu*'s interval as error bars.
+
+    ``indices``: columns ``parameter``, ``mu_star``, ``mu_star_conf``, ``sigma`` (:func:`abscopal.sensitivity`
+    of a morris sweep). Right: influential; up: non-linear or interacting. Dotted: sigma = mu* (above it, the
+    effects change sign or size strongly across the range).
+    """
+    ax = _axes(ax, height=2.6)
+    ax.errorbar(indices["mu_star"], indices["sigma"], xerr=indices["mu_star_conf"], ls="", marker="o", ms=3.5,
+                color="0.2", ecolor="0.6", elinewidth=0.8, capsize=1.5, clip_on=False)
+    top = float(np.nanmax([*(indices["mu_star"] + indices["mu_star_conf"]), *indices["sigma"], 0.0])) * 1.1 or 1.0
+    for name, x, y in indices[["parameter", "mu_star", "sigma"]].itertuples(index=False):
+        left = x > top / 2  # labels of the right half to the left of their point, inside the axes
+        ax.annotate(name, (x, y), xytext=(-3 if left else 3, 3), textcoords="offset points", fontsize=6,
+                    ha="right" if left else "left")
+    ax.plot([0, top], [0, top], color="0.4", ls=":", lw=0.8, zorder=0)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("μ* (mean |elementary effect|)")
+    ax.set_ylabel("σ (SD of elementary effects)")
+    return ax.figure
+
+
 # ---- snapshots ----------------------------------------------------------------------------------
 def _snapshot_days(arrays, lesion: str) -> list[str]:
     """The snapshot day labels ("day0", "day1", ...) of one lesion, in time order."""
@@ -579,6 +602,7 @@ def _sweep_figures(path: Path, manifest: dict, summary: pd.DataFrame):
                    f"Live tumour cells of the {lesion} lesion over time at each point of the sweep (panel "
                    f"titles: its parameter values), median over replicates per arm.")
     yield from _sobol_figures(path, summary)
+    yield from _morris_figures(path, summary)
 
 
 def _file_name(key: str) -> str:
@@ -602,6 +626,25 @@ def _sobol_figures(path: Path, summary: pd.DataFrame):
         yield (f"sobol_{lesion}_{arm}", fig,
                f"Sobol first- and total-order indices of the {lesion} lesion's change in live tumour cells "
                f"at the readout, arm {arm}, with their 95 % bootstrap intervals.")
+
+
+def _morris_figures(path: Path, summary: pd.DataFrame):
+    """Morris mu* and sigma of each untreated lesion's change in burden, per arm, for a Morris sweep without grid axes."""
+    from .sensitivity import sensitivity
+    from .sweep import SweepResults
+
+    res = SweepResults.open(path)
+    spec = res.manifest.get("sweep", {})
+    if spec.get("method") != "morris" or spec.get("grid"):
+        return
+    untreated = summary.loc[summary["role"] == "untreated", ["arm", "lesion"]].drop_duplicates()
+    for arm, lesion in untreated.itertuples(index=False):
+        fig = morris_plot(sensitivity(res, output=f"{lesion}_change_pct", arm=arm))
+        fig.axes[0].set_title(f"{arm}: {lesion} lesion")
+        yield (f"morris_{lesion}_{arm}", fig,
+               f"Morris screening of the {lesion} lesion's change in live tumour cells (%) at the readout, arm "
+               f"{arm}: mean absolute elementary effect μ* (per whole range of each parameter, 95 % bootstrap "
+               f"interval) against their SD σ; dotted: σ = μ*.")
 
 
 def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:

@@ -12,6 +12,8 @@ Designs (``method``):
   sobol   a Saltelli design for Sobol indices: ``n`` base points of a scrambled Sobol sequence (use a power
           of two), ``n * (d + 2)`` points for d sampled parameters, in the row order SALib's
           ``sobol.analyze(..., calc_second_order=False)`` expects (see :func:`abscopal.sensitivity`)
+  morris  ``n`` Morris elementary-effects trajectories over the ``sample`` ranges (SALib, 4 levels, seeded):
+          ``n * (d + 1)`` points, each trajectory changing one parameter at a time by 2/3 of its (unit) range
   list    explicit points: ``points`` is a DataFrame or a CSV file, one column per key
 ``grid`` axes combine with the sampled (or listed) points as a product. A range is ``(low, high)``
 (uniform) or ``{"low": .., "high": .., "scale": "log"}`` (log-uniform); when both bounds are integers the
@@ -72,7 +74,10 @@ from . import store
 from .config import ConfigError, Experiment, load_config, resolve, set_key
 from .results import StoredResults, summarise_file
 
-METHODS = ("grid", "lhs", "sobol", "list")
+METHODS = ("grid", "lhs", "sobol", "morris", "list")
+#: Levels of a Morris design on each sampled range: 4, so each step moves 2/3 of the range (the usual choice,
+#: Saltelli et al. 2008, Global Sensitivity Analysis: The Primer, ch. 3).
+MORRIS_LEVELS = 4
 EXECUTORS = ("serial", "process", "dask")
 #: Keys a sweep sets itself on every point.
 RESERVED = ("experiment.seed", "experiment.replicates")
@@ -134,6 +139,17 @@ def saltelli(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
             rows.append(ab)
         rows.append(b[j])
     return np.array(rows)
+
+
+def morris(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """Morris trajectories on the unit cube (SALib, ``MORRIS_LEVELS`` levels): n blocks of d + 1 rows, one factor
+    changing between consecutive rows of a block; SALib's seed is drawn from ``rng``."""
+    try:
+        from SALib.sample import morris as salib_morris
+    except ImportError:
+        raise ConfigError("sweep.method = 'morris' needs SALib: pip install 'abscopal[sensitivity]'") from None
+    problem = {"num_vars": d, "names": [f"x{i}" for i in range(d)], "bounds": [[0.0, 1.0]] * d}
+    return salib_morris.sample(problem, n, num_levels=MORRIS_LEVELS, seed=int(rng.integers(2**63 - 1)))
 
 
 def _flatten(table: dict, leaf, prefix: str = "") -> dict:
@@ -377,7 +393,7 @@ class Sweep:
         else:
             ranges = [_range(k, v) for k, v in self.sample.items()]
             d = len(ranges)
-            if self.method in ("lhs", "sobol") and not d:
+            if self.method in ("lhs", "sobol", "morris") and not d:
                 raise ConfigError(f"sweep.method = {self.method!r} needs sample ranges ([sweep.sample])")
             if d and (self.n is None or int(self.n) < 1):
                 raise ConfigError(f"sweep.n = {self.n!r}: expected the number of points (at least 1)")
@@ -391,6 +407,8 @@ class Sweep:
                 from scipy.stats import qmc
 
                 unit = qmc.LatinHypercube(d, rng=rng).random(int(self.n))
+            elif self.method == "morris":
+                unit = morris(int(self.n), d, rng)
             else:
                 unit = saltelli(int(self.n), d, rng)
             inner = pd.DataFrame(_scale(unit, ranges) if d else unit, columns=list(self.sample))
@@ -446,9 +464,12 @@ class Sweep:
 
     @property
     def spec(self) -> dict:
-        return {"method": self.method, "n": self.n, "replicates": self.replicates, "seed": self.seed,
+        spec = {"method": self.method, "n": self.n, "replicates": self.replicates, "seed": self.seed,
                 "grid": self.grid, "sample": {k: v if isinstance(v, dict) else list(v) for k, v in self.sample.items()},
                 "second_order": False if self.method == "sobol" else None}
+        if self.method == "morris":
+            spec["levels"] = MORRIS_LEVELS
+        return spec
 
     @property
     def config_hash(self) -> str:

@@ -215,14 +215,45 @@ def test_cli_plot_prints_the_files_written(results, tmp_path, capsys):
     assert all((tmp_path / p).stat().st_size > 0 for p in printed)
 
 
-def test_plot_results_of_a_sobol_sweep_draws_sobol_indices(tmp_path):
+def sensitivity_sweep(out, method: str, n: int):
+    """A real sweep of two sampled parameters over days -2..2 (serial): a sobol or morris design."""
     pytest.importorskip("SALib")
-    cfg = small_config(end_day=2, readout_day=2)
-    sweep = abscopal.Sweep(cfg, sample={"immune.kill_probability": (0.05, 0.5),
-                                        "tumour.growth_rate_per_day": (0.2, 0.6)},
-                           method="sobol", n=4, replicates=1, seed=1)
-    sweep.run(out=tmp_path / "sobol", executor="serial")
+    sweep = abscopal.Sweep(small_config(end_day=2, readout_day=2),
+                           sample={"immune.kill_probability": (0.05, 0.5), "tumour.growth_rate_per_day": (0.2, 0.6)},
+                           method=method, n=n, replicates=1, seed=1)
+    return sweep.run(out=out, executor="serial")
+
+
+def test_plot_results_of_a_sobol_sweep_draws_sobol_indices(tmp_path):
+    sensitivity_sweep(tmp_path / "sobol", "sobol", n=4)
     names = [p.name for p in plots.plot_results(tmp_path / "sobol")]
     assert "sobol_distant_cryo_anti_pd1.png" in names and "sobol_index_control.png" in names
     assert "sobol_index_cryo_anti_pd1.png" not in names  # the ablated lesion is not an abscopal readout
     assert "Sobol" in (tmp_path / "sobol" / "figures" / "index.md").read_text()
+
+
+def test_morris_plot_places_parameters_by_mu_star_and_sigma():
+    indices = pd.DataFrame({"parameter": ["immune.kill_probability", "drug.dose"], "mu": [4.0, -0.5],
+                            "mu_star": [4.0, 1.0], "mu_star_conf": [0.5, 0.2], "sigma": [1.0, 2.0]})
+    ax = plots.morris_plot(indices).axes[0]
+    points = ax.lines[0]
+    assert list(points.get_xdata()) == [4.0, 1.0] and list(points.get_ydata()) == [1.0, 2.0]
+    assert [t.get_text() for t in ax.texts] == ["immune.kill_probability", "drug.dose"]
+    assert [tuple(t.xy) for t in ax.texts] == [(4.0, 1.0), (1.0, 2.0)]
+    bars = ax.collections[0].get_segments()  # mu* interval as horizontal error bars
+    assert [tuple(np.round(s[:, 0], 9)) for s in bars] == [(3.5, 4.5), (0.8, 1.2)]
+    diagonal = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(diagonal) == 1 and list(diagonal[0].get_xdata()) == list(diagonal[0].get_ydata())
+    assert ax.get_xlabel().startswith("μ*") and ax.get_ylabel().startswith("σ")
+
+
+def test_plot_results_of_a_morris_sweep_draws_mu_star_and_sigma(tmp_path):
+    res = sensitivity_sweep(tmp_path / "morris", "morris", n=2)
+    assert len(res.runs_ok) == 2 * (2 + 1) * 2 and not res.failed
+    table = abscopal.sensitivity(res, output="distant_change_pct")
+    assert table.groupby("arm").size().to_dict() == {"control": 2, "cryo_anti_pd1": 2}
+    assert table[["mu", "mu_star", "mu_star_conf", "sigma"]].notna().all().all()
+    names = [p.name for p in plots.plot_results(tmp_path / "morris")]
+    assert "morris_distant_cryo_anti_pd1.png" in names and "morris_index_control.png" in names
+    assert "morris_index_cryo_anti_pd1.png" not in names and not any(n.startswith("sobol") for n in names)
+    assert "Morris" in (tmp_path / "morris" / "figures" / "index.md").read_text()

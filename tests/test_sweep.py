@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,36 @@ def test_grid_times_sample_and_integer_ranges():
     assert list(s.points["immune.kill_budget"][:5]) == list(s.points["immune.kill_budget"][5:])
 
 
+def test_morris_design_moves_one_parameter_at_a_time_per_trajectory(tmp_path):
+    pytest.importorskip("SALib")
+    path = tmp_path / "m.toml"
+    path.write_text(
+        '[experiment]\nname = "m"\nstart_day = -1\nend_day = 1\nreadout_day = 1\n[arms.control]\n'
+        '[sweep]\nmethod = "morris"\nn = 5\nseed = 7\n'
+        f'[sweep.grid]\n"{KILL}" = [0.1, 0.2]\n'
+        f'[sweep.sample]\n"{FLOW}" = {{ low = 0.001, high = 0.3, scale = "log" }}\n'
+        '"immune.kill_budget" = [1, 9]\n"lesions.distant.diameter_mm" = [2.0, 5.0]\n')
+    s = abscopal.sweep.load_sweep(path)
+    keys = [FLOW, "immune.kill_budget", "lesions.distant.diameter_mm"]
+    d, n = len(keys), 5
+    assert s.method == "morris" and s.spec["levels"] == 4
+    assert len(s) == 2 * n * (d + 1)  # one Morris design per grid value
+    design = s.points[keys].astype(float)
+    first, second = design.iloc[: n * (d + 1)], design.iloc[n * (d + 1):]
+    np.testing.assert_array_equal(first.to_numpy(), second.to_numpy())
+    assert set(s.points[KILL][: n * (d + 1)]) == {0.1} and set(s.points[KILL][n * (d + 1):]) == {0.2}
+    for t in range(n):  # each trajectory: d steps, each changing exactly one parameter, each parameter once
+        steps = first.iloc[t * (d + 1):(t + 1) * (d + 1)].diff().iloc[1:] != 0
+        assert steps.sum(axis=1).tolist() == [1] * d and steps.sum(axis=0).tolist() == [1] * d
+    # 4 levels on each range: linear, integer (rounded) and log-uniform
+    assert set(design["lesions.distant.diameter_mm"].round(9)) <= {2.0, 3.0, 4.0, 5.0}
+    assert set(s.points["immune.kill_budget"]) <= {1, 4, 6, 9} and s.points["immune.kill_budget"].map(type).eq(int).all()
+    assert set(np.log10(design[FLOW]).round(9)) <= set(np.round(np.linspace(-3, np.log10(0.3), 4), 9))
+    # reproducible from the sweep seed, another seed another design
+    pd.testing.assert_frame_equal(s.points, abscopal.sweep.load_sweep(path).points)
+    assert not s.points.equals(abscopal.sweep.load_sweep(path, ["sweep.seed=8"]).points)
+
+
 def test_list_design_from_dataframe_and_csv(tmp_path):
     frame = pd.DataFrame({KILL: [0.1, 0.3], MARGIN: [0.5, 1.5]})
     csv = tmp_path / "points.csv"
@@ -88,6 +119,7 @@ def test_list_design_from_dataframe_and_csv(tmp_path):
     ({"sample": {FLOW: {"low": 0, "high": 0.3, "scale": "log"}}, "n": 4}, "log range"),
     ({"grid": {"experiment.seed": [1, 2]}}, "experiment.seed"),
     ({"method": "halton"}, "sweep.method"),
+    ({"method": "morris", "n": 4}, "needs sample ranges"),
 ])
 def test_bad_keys_and_values_fail_up_front_naming_them(kwargs, message, monkeypatch):
     monkeypatch.setattr(runner, "simulate", lambda *a, **k: pytest.fail("ran before validating"))
@@ -291,8 +323,42 @@ def test_sensitivity_of_a_sobol_sweep(tmp_path):
     table = abscopal.sensitivity(res, output="distant_change_pct")
     assert list(table.columns) == ["arm", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
     assert list(table["parameter"]) == [KILL, FLOW] and table[["S1", "ST"]].notna().all().all()
-    with pytest.raises(ValueError, match="sobol"):
+    with pytest.raises(ValueError, match="'sobol' .*or 'morris'"):
         abscopal.sensitivity(Sweep(tiny(), grid={KILL: [0.1]}, replicates=1).run(executor="serial"))
+
+
+def test_morris_without_salib_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "SALib.sample", None)
+    with pytest.raises(ConfigError, match=r"sweep.method = 'morris' needs SALib: pip install 'abscopal\[sensitivity\]'"):
+        Sweep(tiny(), sample={KILL: (0.05, 0.5)}, method="morris", n=2)
+
+
+def test_morris_elementary_effects_of_a_known_function():
+    """output = 5 * kill * margin + 3 * ln(flow) + 0 * budget: mu* is the change over each whole (log) range."""
+    pytest.importorskip("SALib")
+    sample = {KILL: (0.05, 0.5), FLOW: {"low": 0.01, "high": 0.3, "scale": "log"}, "immune.kill_budget": (1, 9)}
+    s = Sweep(tiny(), grid={MARGIN: [0.5, 1.0]}, sample=sample, method="morris", n=6, seed=3)
+    p = s.points
+    change = 5 * p[KILL] * p[MARGIN] + 3 * np.log(p[FLOW].astype(float))
+    summary = pd.concat([pd.DataFrame({"point": p["point"], "arm": arm, "replicate": 0, "lesion": "distant",
+                                       "burden_change_pct": change * sign})
+                         for arm, sign in (("cryo", 1.0), ("cryo_anti_pd1", -1.0))])
+    res = SimpleNamespace(manifest={"sweep": s.spec, "points": [{"values": s.point_values(i)} for i in range(len(s))]},
+                          summary=summary)
+    table = abscopal.sensitivity(res, output="distant_change_pct")
+    assert list(table.columns) == ["arm", MARGIN, "parameter", "mu", "mu_star", "mu_star_conf", "sigma"]
+    assert len(table) == 2 * 2 * 3  # arm x grid value x parameter
+    got = table.set_index(["arm", MARGIN, "parameter"])
+    for arm, sign in (("cryo", 1.0), ("cryo_anti_pd1", -1.0)):
+        for margin in (0.5, 1.0):
+            expected = {KILL: 5 * margin * 0.45, FLOW: 3 * np.log(30.0), "immune.kill_budget": 0.0}
+            for key, effect in expected.items():
+                row = got.loc[(arm, margin, key)]
+                assert row["mu_star"] == pytest.approx(effect, abs=1e-9)
+                assert row["mu"] == pytest.approx(sign * effect, abs=1e-9)
+                assert row["sigma"] == pytest.approx(0.0, abs=1e-9)
+    one = abscopal.sensitivity(res, output="distant_change_pct", arm="cryo")
+    assert set(one["arm"]) == {"cryo"} and len(one) == 6
 
 
 def _free_port() -> int:
