@@ -565,7 +565,7 @@ def _experiment_figures(path: Path):
 
 def _sweep_figures(path: Path, manifest: dict, summary: pd.DataFrame):
     """(name, figure, caption) for a sweep: response per parameter, a response heatmap when two
-    parameters vary, burden per point for small sweeps, Sobol indices for a Sobol sweep."""
+    parameters vary, burden per point for small sweeps, Sobol indices (Morris mu*, sigma) for a Sobol (Morris) sweep."""
     from .sweep import SweepResults
 
     params = _sweep_parameters(manifest, summary)
@@ -601,8 +601,7 @@ def _sweep_figures(path: Path, manifest: dict, summary: pd.DataFrame):
             yield (f"burden_by_point_{lesion}", burden_by_point(res, lesion, palette=palette),
                    f"Live tumour cells of the {lesion} lesion over time at each point of the sweep (panel "
                    f"titles: its parameter values), median over replicates per arm.")
-    yield from _sobol_figures(path, summary)
-    yield from _morris_figures(path, summary)
+    yield from _sensitivity_figures(path, summary)
 
 
 def _file_name(key: str) -> str:
@@ -610,41 +609,28 @@ def _file_name(key: str) -> str:
     return ".".join(key.split(".")[-2:])
 
 
-def _sobol_figures(path: Path, summary: pd.DataFrame):
-    """Sobol indices of each untreated lesion's change in burden, per arm, for a Sobol sweep without grid axes."""
+def _sensitivity_figures(path: Path, summary: pd.DataFrame):
+    """Sensitivity of each untreated lesion's change in burden, per arm, for a Sobol or Morris sweep without grid
+    axes: Sobol indices (:func:`sobol_bars`) or Morris mu* against sigma (:func:`morris_plot`)."""
     from .sensitivity import sensitivity
     from .sweep import SweepResults
 
     res = SweepResults.open(path)
     spec = res.manifest.get("sweep", {})
-    if spec.get("method") != "sobol" or spec.get("grid"):
+    method = spec.get("method")
+    if method not in ("sobol", "morris") or spec.get("grid"):
         return
     untreated = summary.loc[summary["role"] == "untreated", ["arm", "lesion"]].drop_duplicates()
     for arm, lesion in untreated.itertuples(index=False):
-        fig = sobol_bars(sensitivity(res, output=f"{lesion}_change_pct", arm=arm))
+        indices = sensitivity(res, output=f"{lesion}_change_pct", arm=arm)
+        fig = sobol_bars(indices) if method == "sobol" else morris_plot(indices)
         fig.axes[0].set_title(f"{arm}: {lesion} lesion")
-        yield (f"sobol_{lesion}_{arm}", fig,
-               f"Sobol first- and total-order indices of the {lesion} lesion's change in live tumour cells "
-               f"at the readout, arm {arm}, with their 95 % bootstrap intervals.")
-
-
-def _morris_figures(path: Path, summary: pd.DataFrame):
-    """Morris mu* and sigma of each untreated lesion's change in burden, per arm, for a Morris sweep without grid axes."""
-    from .sensitivity import sensitivity
-    from .sweep import SweepResults
-
-    res = SweepResults.open(path)
-    spec = res.manifest.get("sweep", {})
-    if spec.get("method") != "morris" or spec.get("grid"):
-        return
-    untreated = summary.loc[summary["role"] == "untreated", ["arm", "lesion"]].drop_duplicates()
-    for arm, lesion in untreated.itertuples(index=False):
-        fig = morris_plot(sensitivity(res, output=f"{lesion}_change_pct", arm=arm))
-        fig.axes[0].set_title(f"{arm}: {lesion} lesion")
-        yield (f"morris_{lesion}_{arm}", fig,
-               f"Morris screening of the {lesion} lesion's change in live tumour cells (%) at the readout, arm "
-               f"{arm}: mean absolute elementary effect μ* (per whole range of each parameter, 95 % bootstrap "
-               f"interval) against their SD σ; dotted: σ = μ*.")
+        caption = (f"Sobol first- and total-order indices of the {lesion} lesion's change in live tumour cells "
+                   f"at the readout, arm {arm}, with their 95 % bootstrap intervals." if method == "sobol" else
+                   f"Morris screening of the {lesion} lesion's change in live tumour cells (%) at the readout, "
+                   f"arm {arm}: mean absolute elementary effect μ* (per whole range of each parameter, 95 % "
+                   f"bootstrap interval) against their SD σ; dotted: σ = μ*.")
+        yield f"{method}_{lesion}_{arm}", fig, caption
 
 
 def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
@@ -654,8 +640,8 @@ def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
     Kaplan-Meier progression-free survival, lesion snapshots when present. A sweep (its manifest says so
     and names the swept keys): each untreated lesion's response against every swept parameter, a
     response-rate heatmap per arm when two parameters vary, burden over time per point for sweeps of up
-    to :data:`POINTS_MAX` points, and Sobol indices per arm for a Sobol sweep. ``fmt``: "png" (300 dpi),
-    "pdf" or "svg" (vector). Also writes ``index.md``: a line of caption per figure, naming every format
+    to :data:`POINTS_MAX` points, and Sobol indices (Morris mu* against sigma) per arm for a Sobol (Morris)
+    sweep. ``fmt``: "png" (300 dpi), "pdf" or "svg" (vector). Also writes ``index.md``: a line of caption per figure, naming every format
     of it in the folder. Returns the paths written, index.md last.
     """
     if fmt not in ("png", "pdf", "svg"):
