@@ -313,6 +313,12 @@ def test_shipped_timing_sweep_validates():
     assert s.n_runs == 64
 
 
+def test_shipped_morris_screen_validates():
+    pytest.importorskip("SALib")
+    s = abscopal.sweep.load_sweep(Path(__file__).parent.parent / "experiments" / "morris_screen.toml")
+    assert s.method == "morris" and len(s.keys) == 7 and len(s) == 8 * (7 + 1) and s.n_runs == 128
+
+
 def test_sensitivity_of_a_sobol_sweep(tmp_path):
     pytest.importorskip("SALib")
     config = tiny()
