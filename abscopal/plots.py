@@ -390,21 +390,24 @@ def morris_plot(indices: pd.DataFrame, ax=None):
 
     ``indices``: columns ``parameter``, ``mu_star``, ``mu_star_conf``, ``sigma`` (:func:`abscopal.sensitivity`
     of a morris sweep). Right: influential; up: non-linear or interacting. Dotted: sigma = mu* (above it, the
-    effects change sign or size strongly across the range).
+    effects change sign or size strongly across the range). One colour and marker per parameter, named in the
+    legend by the last part of its key when that is unique.
     """
     ax = _axes(ax, height=2.6)
-    ax.errorbar(indices["mu_star"], indices["sigma"], xerr=indices["mu_star_conf"], ls="", marker="o", ms=3.5,
-                color="0.2", ecolor="0.6", elinewidth=0.8, capsize=1.5, clip_on=False)
+    short = indices["parameter"].str.rsplit(".", n=1).str[-1]
+    names = short if short.is_unique else indices["parameter"]
+    colours = sns.color_palette("colorblind", len(indices))
+    rows = zip(names, indices["mu_star"], indices["mu_star_conf"], indices["sigma"], colours)
+    for i, (name, x, conf, y, colour) in enumerate(rows):
+        ax.errorbar([x], [y], xerr=[conf], ls="", marker="osD^vP"[i % 6], ms=4, color=colour, elinewidth=0.8,
+                    capsize=1.5, label=name)
     top = float(np.nanmax([*(indices["mu_star"] + indices["mu_star_conf"]), *indices["sigma"], 0.0])) * 1.1 or 1.0
-    for name, x, y in indices[["parameter", "mu_star", "sigma"]].itertuples(index=False):
-        left = x > top / 2  # labels of the right half to the left of their point, inside the axes
-        ax.annotate(name, (x, y), xytext=(-3 if left else 3, 3), textcoords="offset points", fontsize=6,
-                    ha="right" if left else "left")
     ax.plot([0, top], [0, top], color="0.4", ls=":", lw=0.8, zorder=0)
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, top)
+    ax.set_xlim(-0.02 * top, top)
+    ax.set_ylim(-0.02 * top, top)
     ax.set_xlabel("μ* (mean |elementary effect|)")
     ax.set_ylabel("σ (SD of elementary effects)")
+    _legend_outside(ax)
     return ax.figure
 
 

@@ -236,15 +236,17 @@ def test_morris_plot_places_parameters_by_mu_star_and_sigma():
     indices = pd.DataFrame({"parameter": ["immune.kill_probability", "drug.dose"], "mu": [4.0, -0.5],
                             "mu_star": [4.0, 1.0], "mu_star_conf": [0.5, 0.2], "sigma": [1.0, 2.0]})
     ax = plots.morris_plot(indices).axes[0]
-    points = ax.lines[0]
-    assert list(points.get_xdata()) == [4.0, 1.0] and list(points.get_ydata()) == [1.0, 2.0]
-    assert [t.get_text() for t in ax.texts] == ["immune.kill_probability", "drug.dose"]
-    assert [tuple(t.xy) for t in ax.texts] == [(4.0, 1.0), (1.0, 2.0)]
-    bars = ax.collections[0].get_segments()  # mu* interval as horizontal error bars
-    assert [tuple(np.round(s[:, 0], 9)) for s in bars] == [(3.5, 4.5), (0.8, 1.2)]
+    points = [line for line in ax.lines if line.get_marker() in ("o", "s")]  # not the caps (|)
+    assert [(list(p.get_xdata()), list(p.get_ydata())) for p in points] == [([4.0], [1.0]), ([1.0], [2.0])]
+    assert points[0].get_color() != points[1].get_color()
+    assert legend_texts(ax) == ["kill_probability", "dose"]  # last part of the key when unique
+    bars = [c.get_segments()[0] for c in ax.collections]  # mu* interval as horizontal error bars
+    assert [tuple(np.round(b[:, 0], 9)) for b in bars] == [(3.5, 4.5), (0.8, 1.2)]
     diagonal = [line for line in ax.lines if line.get_linestyle() == ":"]
     assert len(diagonal) == 1 and list(diagonal[0].get_xdata()) == list(diagonal[0].get_ydata())
     assert ax.get_xlabel().startswith("μ*") and ax.get_ylabel().startswith("σ")
+    same_last_part = indices.assign(parameter=["a.dose", "b.dose"])
+    assert legend_texts(plots.morris_plot(same_last_part).axes[0]) == ["a.dose", "b.dose"]
 
 
 def test_plot_results_of_a_morris_sweep_draws_mu_star_and_sigma(tmp_path):
