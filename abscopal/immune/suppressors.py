@@ -36,9 +36,10 @@ class Suppressors:
         p = self.p
         area = max(area_mm2, 1e-9)
         inflammation = float(hill(effectors / area, p["inflammation_half_effectors_per_mm2"]))
-        k = p["mdsc_recruitment_per_day"]  # per day, toward the lesion's capacity
-        recruit = k * (inflammation + injury - inflammation * injury)  # either inflames
-        target = k * (inflammation * p["mdsc_capacity_per_mm2"] + injury * injury_capacity_per_mm2) * area
+        by_effectors = p["mdsc_recruitment_per_day"] * inflammation  # per day, toward the lesion's capacity
+        by_injury = p["mdsc_recruitment_per_day"] * injury
+        target = (by_effectors * p["mdsc_capacity_per_mm2"] + by_injury * injury_capacity_per_mm2) * area
+        recruit = by_effectors + by_injury * (1.0 - inflammation)  # either inflammation recruits
         self.mdscs = relax(self.mdscs, target, recruit + p["mdsc_death_per_day"], dt)
         treg_influx = p["treg_per_recruited_effector"] * treg_level * entering / dt
         self.tregs = relax(self.tregs, treg_influx, p["treg_death_per_day"] + treg_depletion_per_day, dt)
