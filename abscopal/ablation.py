@@ -3,8 +3,9 @@
 Each modality maps every lattice site's distance from the probe, applicator or beam centre
 (``distance_mm``) and the radius of the treated zone's outer edge (``edge_radius_mm``: the
 iceball's 0 °C edge, the necrosis isotherm, the radiation field edge) to the probability that a
-tumour cell there dies by necrosis and the probability that it dies by apoptosis. The functions
-are pure and deterministic: the caller draws one uniform number per cell.
+tumour cell there dies by necrosis and the probability that it dies by apoptosis, and, for heat,
+the sublethal injury of a cell that survives there. The functions are pure and
+deterministic: the caller draws one uniform number per cell.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class AblationZone:
     necrosis: np.ndarray  # probability that a tumour cell there dies by necrosis (0-1)
     apoptosis: np.ndarray  # probability that it dies by apoptosis; necrosis + apoptosis <= 1
     temperature_c: np.ndarray | None  # the temperature map the kill came from (None for radiotherapy)
+    injury: np.ndarray | None = None  # sublethal injury (0-1) of a cell that survives there (heat only)
 
 
 def _require(ok: bool, name: str, value, allowed: str) -> None:
@@ -41,9 +43,11 @@ def _distances(distance_mm) -> np.ndarray:
     return distance
 
 
-def _zone(death: np.ndarray, necrotic_share: np.ndarray | float, temperature: np.ndarray | None) -> AblationZone:
+def _zone(death: np.ndarray, necrotic_share: np.ndarray | float, temperature: np.ndarray | None,
+          injury: np.ndarray | None = None) -> AblationZone:
     necrosis = death * necrotic_share
-    return AblationZone(necrosis=necrosis, apoptosis=death - necrosis, temperature_c=temperature)
+    return AblationZone(necrosis=necrosis, apoptosis=death - necrosis, temperature_c=temperature,
+                        injury=injury)
 
 
 def cryoablation(
@@ -136,6 +140,9 @@ def heat_ablation(
     (sublethal injury at 42-46 °C) and the necrosis temperature the death probability rises
     linearly from 0 to ``rim_death_max``, with apoptotic share ``rim_apoptosis_fraction`` (an
     assumption: no published split). Cooler than the sublethal temperature nothing dies.
+    A cell that survives the sublethal zone is heat-injured: its injury rises linearly from 0 at
+    the sublethal temperature to 1 at the necrosis temperature (the lesion turns it into
+    inflammation: ``Lesion.ablate``).
     """
     distance = _distances(distance_mm)
     _require(edge_radius_mm > 0.0, "edge_radius_mm", edge_radius_mm, "a radius > 0 mm")
@@ -154,7 +161,8 @@ def heat_ablation(
     injured = np.clip((temperature - sublethal_temperature_c) / (necrosis_temperature_c - sublethal_temperature_c),
                       0.0, 1.0)
     death = np.where(coagulated, 1.0, rim_death_max * injured)
-    return _zone(death, np.where(coagulated, 1.0, 1.0 - rim_apoptosis_fraction), temperature)
+    return _zone(death, np.where(coagulated, 1.0, 1.0 - rim_apoptosis_fraction), temperature,
+                 np.where(coagulated, 0.0, injured))
 
 
 def radiotherapy(

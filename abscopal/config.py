@@ -241,6 +241,13 @@ SECTIONS["heat_ablation"] = {
     "rim_death_max": P(0.5, "-", "death probability just below the necrosis temperature", "assumption", 0, 1),
     "rim_apoptosis_fraction": P(0.8, "-", "apoptotic share of sublethal-zone deaths", "assumption", 0, 1),
 }
+#: The tissue's response to sublethal (heat) injury of the cells that survive an incomplete ablation.
+SECTIONS["inflammation"] = {
+    "per_injury": P(3.0, "-", "inflammation (0-1, capped) of a residual tumour per unit of mean sublethal injury of its surviving cells (injury: 0 at the sublethal, 1 at the necrosis temperature); 0 switches it off. Chosen so that Shi et al.'s incomplete RFA (about 1.5 mm short of an 8 mm lesion) inflames the residual to about 0.6", "assumption", 0, 100),
+    "resolution_per_day": P(0.1, "1/day", "rate at which a lesion's injury inflammation resolves (half-life about a week; the residual tumour still progressed 14 days after incomplete RFA)", "assumption", 0, 10),
+    "proliferation_boost": P(0.5, "-", "relative increase of the tumour-cell division rate at full inflammation (Ki-67 51 vs 33 % in residual tumour after direct vs indirect RFA)", "rfa_h22_2022", 0, 10),
+    "mdsc_capacity_per_mm2": P(300.0, "cells/mm²", "MDSC density a fully inflamed (heat-injured) lesion fills up to: incomplete thermal ablation leaves a myeloid-dominated niche", "imwa_gr1", 0, 1e5),
+}
 SECTIONS["radiotherapy"] = {
     "alpha_per_gy": P(0.3, "1/Gy", "linear-quadratic alpha", "vanleeuwen2018", 0, 5),
     "beta_per_gy2": P(0.03, "1/Gy²", "linear-quadratic beta (alpha/beta = 10 Gy)", "vanleeuwen2018", 0, 5),

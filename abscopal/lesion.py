@@ -89,6 +89,7 @@ class Lesion:
         self.t_cells = EffectorTCells(params["immune"])
         self.dcs = LesionDendriticCells(params["dendritic_cells"])
         self.suppressors = Suppressors(params["suppressors"])
+        self.injury_inflammation = 0.0  # inflammation (0-1) left by sublethal injury of the surviving cells
 
     # ---- helpers -------------------------------------------------------------------------------
     def _draw_antigenicity(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -146,7 +147,9 @@ class Lesion:
         (the chain of cells it can push aside).
         """
         t = self.params["tumour"]
-        p_div = math.expm1(t["growth_rate_per_day"] * dt)  # e^(r dt) - 1: exact exponential growth per step
+        rate = t["growth_rate_per_day"] * (1.0 + self.params["inflammation"]["proliferation_boost"]
+                                           * self.injury_inflammation_over(dt))
+        p_div = math.expm1(rate * dt)  # e^(r dt) - 1: exact exponential growth per step
         if p_div == 0:
             return
         rs, cs = self.window(pad=1)
@@ -254,7 +257,20 @@ class Lesion:
         apoptotic = ~necrotic & (u < zone.necrosis + zone.apoptosis)
         self.kill(r[necrotic], c[necrotic], NECROTIC, quality, damp_factor)
         self.kill(r[apoptotic], c[apoptotic], APOPTOTIC, quality, damp_factor)
+        survived = ~(necrotic | apoptotic)
+        if zone.injury is not None and survived.any():
+            # the residual tumour's inflammation grows with the mean sublethal injury of its surviving cells
+            new = min(1.0, self.params["inflammation"]["per_injury"] * float(zone.injury[survived].mean()))
+            self.injury_inflammation = 1.0 - (1.0 - self.injury_inflammation) * (1.0 - new)
         return {"necrotic": int(necrotic.sum()), "apoptotic": int(apoptotic.sum())}
+
+    def injury_inflammation_over(self, dt: float) -> float:
+        """Injury inflammation at the midpoint of the coming step of dt days (it resolves exponentially)."""
+        return self.injury_inflammation * math.exp(-self.params["inflammation"]["resolution_per_day"] * dt / 2)
+
+    def resolve_inflammation(self, dt: float) -> None:
+        """Injury inflammation resolves over dt days."""
+        self.injury_inflammation *= math.exp(-self.params["inflammation"]["resolution_per_day"] * dt)
 
     def resect(self) -> None:
         """Surgery: every cell, T cell and field is removed; the lesion no longer draws T cells."""
@@ -336,6 +352,7 @@ class Lesion:
             "exhausted_t_cells": self.t_cells.exhausted_count(),
             "tregs": self.suppressors.tregs,
             "mdscs": self.suppressors.mdscs,
+            "injury_inflammation": self.injury_inflammation,
             "loaded_dcs": self.dcs.immature + self.dcs.mature,
             "blood_flow_share": self.blood_flow_share,
         }

@@ -24,7 +24,7 @@ from .treatments import Ablation, Dosing, Metastasis, Resection
 LESION_COLUMNS = (
     "tumor_cells", "necrotic_cells", "apoptotic_cells", "viable_area_mm2", "longest_diameter_mm", "pd_l1_mean",
     "antigen", "damps", "ifn_gamma", "effector_t_cells", "exhausted_t_cells", "tregs", "mdscs", "loaded_dcs",
-    "blood_flow_share",
+    "blood_flow_share", "injury_inflammation",
 )
 
 
@@ -106,7 +106,9 @@ class AbscopalModel(mesa.Model):
             mature_in += m
             tolerogenic_in += t
             lesion.suppressors.step(lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level,
-                                    treg_depletion, lesion.tissue_area_mm2(), dt)
+                                    treg_depletion, lesion.tissue_area_mm2(), dt,
+                                    lesion.injury_inflammation_over(dt), p["inflammation"]["mdsc_capacity_per_mm2"])
+            lesion.resolve_inflammation(dt)
         ln.step(mature_in, tolerogenic_in, recruited, occ["anti_ctla4"],
                 p["dendritic_cells"]["lymph_node_death_per_day"], dt)
 

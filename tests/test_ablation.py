@@ -124,6 +124,17 @@ def test_heat_profile_and_kill():
     np.testing.assert_allclose(zone.apoptosis[rim], 0.8 * death(zone)[rim], atol=1e-12)
 
 
+def test_heat_injures_the_sublethal_rim_only_and_other_modalities_do_not():
+    zone = heat_ablation(DISTANCE, EDGE_MM)
+    t = zone.temperature_c
+    assert np.all(zone.injury[t >= 55.0] == 0.0)  # coagulated: dead, not injured
+    assert np.all(zone.injury[t <= 45.0] == 0.0)
+    rim = (t > 45.0) & (t < 55.0)
+    np.testing.assert_allclose(zone.injury[rim], (t[rim] - 45.0) / 10.0, atol=1e-12)
+    assert cryoablation(DISTANCE, EDGE_MM).injury is None
+    assert radiotherapy(DISTANCE, EDGE_MM).injury is None
+
+
 # ---- radiotherapy ---------------------------------------------------------------------------------
 def test_radiotherapy_linear_quadratic_survival():
     zone = radiotherapy(np.array([0.0, 5.0]), 5.0, dose_per_fraction_gy=2.0, alpha_per_gy=0.3, beta_per_gy2=0.03)

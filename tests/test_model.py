@@ -63,6 +63,38 @@ def test_incomplete_ablation_leaves_a_rim_that_regrows():
     assert index.loc[10] > index.loc[1] * 1.05
 
 
+def incomplete_heat(margin_mm=-0.4, per_injury=None):
+    cfg = small_config(end_day=8, readout_day=8)
+    cfg["arms"]["cryo_anti_pd1"]["ablation"].update(modality="heat", margin_mm=margin_mm)
+    cfg["arms"]["cryo_anti_pd1"].pop("drugs")
+    if per_injury is not None:
+        cfg["arms"]["cryo_anti_pd1"]["inflammation"] = {"per_injury": per_injury}
+    ts, _ = run_arm(cfg, "cryo_anti_pd1")
+    return ts
+
+
+def test_incomplete_heat_ablation_inflames_the_residual_which_grows_faster_and_draws_mdscs():
+    inflamed, calm = incomplete_heat(), incomplete_heat(per_injury=0.0)
+    injury = lesion_series(inflamed, "index", "injury_inflammation")
+    assert injury.loc[:0].max() == 0.0 and 0.2 < injury.loc[1] <= 1.0
+    assert injury.loc[8] == pytest.approx(injury.loc[1] * math.exp(-0.1 * 7), rel=1e-9)  # resolves at 0.1/day
+    assert (lesion_series(calm, "index", "injury_inflammation") == 0.0).all()
+    assert (lesion_series(inflamed, "distant", "injury_inflammation") == 0.0).all()
+    regrowth = {name: lesion_series(ts, "index").loc[8] / lesion_series(ts, "index").loc[1]
+                for name, ts in (("inflamed", inflamed), ("calm", calm))}
+    assert regrowth["inflamed"] > 1.05 * regrowth["calm"]
+    assert lesion_series(inflamed, "index", "mdscs").loc[3] > 5 * lesion_series(calm, "index", "mdscs").loc[3]
+
+
+def test_complete_heat_ablation_and_cryoablation_leave_no_injury_inflammation():
+    complete = incomplete_heat(margin_mm=1.0)
+    assert (lesion_series(complete, "index", "injury_inflammation") == 0.0).all()
+    cfg = small_config(end_day=3, readout_day=3)
+    cfg["arms"]["cryo_anti_pd1"]["ablation"]["margin_mm"] = -0.4
+    cryo, _ = run_arm(cfg, "cryo_anti_pd1")
+    assert (lesion_series(cryo, "index", "injury_inflammation") == 0.0).all()
+
+
 def test_ablation_releases_antigen_primes_t_cells_and_pd_l1_rises():
     cfg = small_config(end_day=12, readout_day=12)
     cfg["arms"]["cryo_anti_pd1"].pop("drugs")

@@ -4,7 +4,10 @@ Tregs come in with the effectors (a Treg:CD8 ratio of the infiltrate, scaled by 
 level) and suppress killing by their ratio to the CD8 cells there, the ratio that predicts outcome
 in patients (Sato et al. 2005); anti-CTLA-4 depletes them (Fc-mediated, Simpson et al. 2013). MDSCs
 are recruited toward a capacity per mm² of lesion as inflammation (active effectors per mm²) rises,
-at the QSP-IO TNBC recruitment and death rates, and suppress killing by their density.
+at the QSP-IO TNBC recruitment and death rates, and suppress killing by their density. Sublethal
+injury of the cells that survive an incomplete heat ablation inflames the lesion as well, and
+draws myeloid cells toward a larger capacity (incomplete thermal ablation leaves a myeloid-dominated
+niche that resists checkpoint blockade: Shi et al. 2019; incomplete microwave ablation, 2022 and 2024).
 """
 
 from __future__ import annotations
@@ -22,18 +25,22 @@ class Suppressors:
         self.suppression = 0.0  # fraction by which suppressors reduce the kill probability (0-1)
 
     def step(self, effectors: int, cd8: int, entering: int, treg_level: float, treg_depletion_per_day: float,
-             area_mm2: float, dt: float) -> None:
+             area_mm2: float, dt: float, injury: float, injury_capacity_per_mm2: float) -> None:
         """Advance by dt days.
 
         effectors: active effectors in the lesion; cd8: all effectors there, exhausted included;
         entering: effectors that entered during the step;
-        treg_level: systemic Treg level (1 = baseline); area_mm2: the lesion's tissue area.
+        treg_level: systemic Treg level (1 = baseline); area_mm2: the lesion's tissue area;
+        injury: the lesion's injury inflammation (0-1), drawing MDSCs toward injury_capacity_per_mm2.
         """
         p = self.p
         area = max(area_mm2, 1e-9)
         inflammation = float(hill(effectors / area, p["inflammation_half_effectors_per_mm2"]))
-        recruit = p["mdsc_recruitment_per_day"] * inflammation  # per day, toward the lesion's capacity
-        self.mdscs = relax(self.mdscs, recruit * p["mdsc_capacity_per_mm2"] * area, recruit + p["mdsc_death_per_day"], dt)
+        by_effectors = p["mdsc_recruitment_per_day"] * inflammation  # per day, toward the lesion's capacity
+        by_injury = p["mdsc_recruitment_per_day"] * injury
+        target = (by_effectors * p["mdsc_capacity_per_mm2"] + by_injury * injury_capacity_per_mm2) * area
+        recruit = by_effectors + by_injury * (1.0 - inflammation)  # either inflammation recruits
+        self.mdscs = relax(self.mdscs, target, recruit + p["mdsc_death_per_day"], dt)
         treg_influx = p["treg_per_recruited_effector"] * treg_level * entering / dt
         self.tregs = relax(self.tregs, treg_influx, p["treg_death_per_day"] + treg_depletion_per_day, dt)
         by_tregs = float(hill(self.tregs / max(cd8, 1), p["treg_ratio_half_suppression"]))
