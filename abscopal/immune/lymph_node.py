@@ -6,11 +6,12 @@ QSP-IO TNBC); CTLA-4 and Tregs limit it. An activated cell divides ``divisions``
 enter the blood, from which lesions recruit them and where they are eliminated at 0.2 per day
 (Kosinsky 2018); a fraction of those become memory precursors (about 5 %, Blattman 2002), which
 mature into recall-competent memory cells over weeks (``memory_maturation_days``; Kaech et al.
-2002), so a response is not recalled by its own waning antigen. Memory is recalled on antigen re-encounter: antigen-presenting DCs reactivate memory cells as they
-activate naive ones (same thresholds, Zimmermann et al. 1999), but memory cells also answer to
-antigen-loaded immature DCs (their lower need for co-stimulation, weighted by
-``memory_immature_dc_weight``), and a reactivated memory cell makes effectors after fewer divisions
-(``memory_divisions``: the shorter lag of Veiga-Fernandes et al. 2000; Kedl & Mescher 1998). The
+2002), so a response is not recalled by its own waning antigen. Memory is recalled on antigen
+re-encounter: mature DCs reactivate memory cells as they activate naive ones (same thresholds,
+Zimmermann et al. 1999; ``memory_immature_dc_weight`` > 0 lets antigen-loaded immature DCs count
+too, for the lower need for co-stimulation often claimed), and a reactivated memory cell makes
+effectors after fewer divisions (``memory_divisions``: the shorter lag of Veiga-Fernandes et al.
+2000; Kedl & Mescher 1998). The
 secondary response is larger because the primed pool is many-fold the naive precursors (5-100 fold,
 Ahmed & Gray 1996). Effectors made by memory cells do not return to memory (the pool is formed by
 the primary response only), so recall cannot feed on itself.
