@@ -2,7 +2,9 @@
 
 An experiment config (TOML) has a base parameter set and named ``arms``. Each arm is a set of
 overrides of the base (any section below) plus the treatments it gives (``ablation``,
-``drugs.<drug>``, ``resection``, ``metastases.<name>``). Every key is checked against this schema:
+``drugs.<drug>``, ``adjuvant``, ``resection``, ``metastases.<name>``). A config that lists lesions
+gets exactly those (a rechallenge experiment has one primary and seeds the rest later); one that
+lists none gets the default ``index`` and ``distant`` lesions. Every key is checked against this schema:
 an unknown key fails with the list of valid ones, a value out of range names the key, the value and
 what is allowed. Sources are keys of ``seeds/bibliography.toml``; "assumption" marks a value that no
 published number pins down (the text says why it was chosen).
@@ -135,6 +137,9 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "treg_turnover_per_day": P(0.1, "1/day", "rate at which the Treg level relaxes to its target", "assumption", 1e-3, 10),
         "treg_depletion_per_day_max": P(0.5, "1/day", "Treg depletion by fully occupying anti-CTLA-4 (ADCC)", "simpson2013", 0, 10),
         "memory_fraction": P(0.05, "-", "fraction of contracting effectors that become memory cells", "kaech2012", 0, 1),
+        "memory_maturation_days": P(21.0, "days", "mean time for a memory precursor to become a recall-competent memory cell (memory CD8 cells gain their recall capacity over 3-4 weeks after the response)", "kaech2002", 0.1, 365),
+        "memory_divisions": P(8, "generations", "divisions of a reactivated memory cell before its daughters leave as effectors (fewer than naive: the shorter lag of the secondary response)", "veigafernandes2000", 1, 30),
+        "memory_immature_dc_weight": P(0.0, "-", "weight of antigen-loaded immature DCs, relative to mature ones, in reactivating memory cells (0: memory cells need co-stimulation like naive ones, Zimmermann 1999; above 0: the lower co-stimulation need often claimed)", "zimmermann1999", 0, 1),
     },
     "trafficking": {
         "influx_max_per_mm2_per_day": P(50.0, "cells/mm²/day", "maximal effector influx per mm² of lesion: with a 10-day lifespan it caps infiltration at about 500 CD8/mm², a highly infiltrated tumour (Kosinsky 2018's saturable influx; densities from Galon 2006)", "galon2006", 0, 1e5),
@@ -170,6 +175,12 @@ SECTIONS: dict[str, dict[str, Param]] = {
     },
 }
 
+#: The biology of each adjuvant agent (``adjuvant.AGENTS`` maps an agent to its section).
+SECTIONS["tlr9_agonist"] = {
+    "maturation_signal": P(0.9, "-", "DC maturation signal (fraction of the maximal maturation rate) in the injected lesion right after a CpG injection", "denbrok2006", 0, 1),
+    "half_life_days": P(2.0, "days", "half-life of that signal at the injection site (CpG-ODN absorbed and cleared over hours to days)", "assumption", 0.01, 100),
+}
+
 #: Sections that hold named tables, each with the same parameters (``lesions.index``, ``drugs.anti_pd1``).
 NAMED_SECTIONS: dict[str, dict[str, Param]] = {
     "lesions": {
@@ -196,6 +207,7 @@ NAMED_SECTIONS: dict[str, dict[str, Param]] = {
         "domain_mm": P(16.0, "mm", "side of its tissue domain", "-", 1, 200),
         "blood_flow_share": P(0.05, "-", "its share of the circulation", "-", 0, 1),
         "recruitment_capacity": P(1.0, "-", "its T-cell infiltration capacity, relative", "kosinsky2018", 0, 100),
+        "necrotic_fraction": P(0.0, "-", "fraction of the seeded cells that die by necrosis on seeding (0 for a metastasis; an injected inoculum loses many cells at the injection site, releasing antigen and DAMPs)", "assumption", 0, 0.99),
     },
 }
 
@@ -254,6 +266,13 @@ SECTIONS["radiotherapy"] = {
     "penumbra_mm": P(1.0, "mm", "dose fall-off width outside the field edge", "assumption", 0, 50),
     "necrosis_fraction": P(0.3, "-", "necrotic share of radiation deaths", "assumption", 0, 1),
 }
+ADJUVANT: dict[str, Param] = {
+    "agent": P("cpg", "", "the adjuvant: cpg (CpG oligodeoxynucleotide, a TLR9 agonist)", "denbrok2006", choices=("cpg",)),
+    "lesion": P("index", "", "name of the lesion injected (peritumoral injection)", "denbrok2006"),
+    "day": P(0.0, "day", "day of the first injection", "-", -3650, 3650),
+    "injections": P(1, "injections", "number of injections", "-", 1, 100),
+    "interval_days": P(1.0, "days", "days between injections", "-", 0.01, 365),
+}
 RESECTION: dict[str, Param] = {
     "lesion": P("index", "", "name of the resected lesion", "-"),
     "day": P(30.0, "day", "day of surgery", "-", -3650, 3650),
@@ -269,8 +288,8 @@ DEFAULT_PHARMACOLOGY = {
     "anti_pd_l1": {"kd_nm": 0.4, "half_life_days": 1.95},  # atezolizumab:PD-L1
     "anti_ctla4": {"kd_nm": 18.2},  # ipilimumab:CTLA-4
 }
-ARM_ONLY = ("ablation", "drugs", "resection", "metastases")
-TOP_LEVEL = ("experiment", "arms", *SECTIONS, *NAMED_SECTIONS, "ablation", "resection")
+ARM_ONLY = ("ablation", "drugs", "adjuvant", "resection", "metastases")
+TOP_LEVEL = ("experiment", "arms", *SECTIONS, *NAMED_SECTIONS, "ablation", "adjuvant", "resection")
 
 
 def _check_table(prefix: str, table: Any, schema: dict[str, Param]) -> dict[str, Any]:
@@ -306,6 +325,8 @@ def _check_section(prefix: str, name: str, value: Any) -> Any:
         return table
     if name == "resection":
         return _check_table(f"{prefix}resection", value, RESECTION)
+    if name == "adjuvant":
+        return _check_table(f"{prefix}adjuvant", value, ADJUVANT)
     raise ConfigError(f"unknown section {prefix}{name}; valid sections: {', '.join(sorted(TOP_LEVEL))}")
 
 
@@ -344,6 +365,8 @@ def _fill_named(params: dict[str, Any]) -> None:
         params["ablation"] = {k: params["ablation"].get(k, ABLATION[k].default) for k in ABLATION if k in own}
     if "resection" in params:
         params["resection"] = {k: params["resection"].get(k, p.default) for k, p in RESECTION.items()}
+    if "adjuvant" in params:
+        params["adjuvant"] = {k: params["adjuvant"].get(k, p.default) for k, p in ADJUVANT.items()}
 
 
 @dataclass
@@ -380,6 +403,8 @@ def resolve(config: dict[str, Any]) -> Experiment:
             raise ConfigError(f"arms.{arm}.experiment: experiment settings are shared by all arms")
         checked = {k: _check_section(f"arms.{arm}.", k, v) for k, v in overrides.items()}
         params = deep_merge(deep_merge(defaults(), base), checked)
+        if "lesions" in base:  # the listed lesions only, not the defaults as well
+            params["lesions"] = deep_merge(base["lesions"], checked.get("lesions", {}))
         _fill_named(params)
         _check_consistency(f"arms.{arm}", params, settings)
         arms[arm] = params
@@ -410,7 +435,7 @@ def _check_consistency(prefix: str, params: dict[str, Any], settings: dict[str, 
         if met["diameter_mm"] >= met["domain_mm"]:
             raise ConfigError(f"{prefix}.metastases.{name}.diameter_mm = {met['diameter_mm']}: expected below domain_mm")
     known = lesions | set(params.get("metastases", {}))
-    for kind in ("ablation", "resection"):
+    for kind in ("ablation", "adjuvant", "resection"):
         if kind in params:
             if params[kind]["lesion"] not in known:
                 raise ConfigError(
@@ -509,5 +534,6 @@ def parameter_table() -> list[dict[str, str]]:
     for name, params in NAMED_SECTIONS.items():
         add(f"{name}.NAME.", params)
     add("ablation.", ABLATION)
+    add("adjuvant.", ADJUVANT)
     add("resection.", RESECTION)
     return rows

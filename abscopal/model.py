@@ -14,6 +14,7 @@ import math
 import mesa
 import numpy as np
 
+from .adjuvant import Adjuvant
 from .drugs import Drug, Pharmacy
 from .immune.lymph_node import LymphNode
 from .lesion import Lesion
@@ -51,6 +52,7 @@ class AbscopalModel(mesa.Model):
         self.treatments = [Dosing(self, drugs[name], d) for name, d in params.get("drugs", {}).items()]
         if "ablation" in params:
             self.treatments.append(Ablation(self, params["ablation"], params))
+        self.adjuvant = Adjuvant(self, params["adjuvant"], params) if "adjuvant" in params else None
         if "resection" in params:
             self.treatments.append(Resection(self, params["resection"]))
         for name, spec in params.get("metastases", {}).items():
@@ -100,7 +102,7 @@ class AbscopalModel(mesa.Model):
             lesion.clear_dead(dt)
             lesion.t_cells.admit(entering, lesion, day, rng)
             lesion.t_cells.step(lesion, day, dt, pd1_free, lesion.suppressors.suppression, rng)
-            m, t = lesion.dcs.step(*lesion.antigen_for_dcs(dt), dt)
+            m, t = lesion.dcs.step(*lesion.antigen_for_dcs(dt), dt, self.adjuvant_signal(lesion.name, day + dt / 2))
             lesion.update_fields(dt)
             lesion.update_pd_l1(dt, live)
             mature_in += m
@@ -111,6 +113,10 @@ class AbscopalModel(mesa.Model):
             lesion.resolve_inflammation(dt)
         ln.step(mature_in, tolerogenic_in, recruited, occ["anti_ctla4"],
                 p["dendritic_cells"]["lymph_node_death_per_day"], dt)
+
+    def adjuvant_signal(self, lesion: str, day: float) -> float:
+        """The adjuvant's DC maturation signal (0-1) in a lesion on a day (0 without an adjuvant)."""
+        return self.adjuvant.maturation_signal(lesion, day) if self.adjuvant else 0.0
 
     def influx_per_day(self, lesion: Lesion) -> float:
         """Effectors entering a lesion per day: its area x capacity, saturating in the effectors its blood flow brings."""

@@ -12,6 +12,7 @@ from mesa.time import Schedule
 
 from . import ablation as modalities
 from .drugs import Drug
+from .lesion import NECROTIC
 
 PHYSICS = {"cryo": "cryoablation", "heat": "heat_ablation", "radiotherapy": "radiotherapy"}
 PROCEDURE_KEYS = ("modality", "lesion", "day", "margin_mm", "probe_offset_mm", "fractions", "fraction_interval_days")
@@ -76,7 +77,11 @@ class Resection:
 
 
 class Metastasis:
-    """A new lesion seeded at a day with its own size and blood-flow share."""
+    """A new lesion seeded at a day with its own size and blood-flow share.
+
+    A rechallenge is an injected inoculum: a fraction of its cells dies by necrosis on seeding
+    (``necrotic_fraction``), releasing antigen and DAMPs as any necrotic death does.
+    """
 
     def __init__(self, model, name: str, spec: dict):
         self.model = model
@@ -86,4 +91,11 @@ class Metastasis:
 
     def apply(self) -> None:
         self.model.add_lesion(self.name, self.spec)
-        self.model.log_event("metastasis", self.name, diameter_mm=self.spec["diameter_mm"])
+        necrotic = 0
+        if self.spec["necrotic_fraction"] > 0:
+            lesion = self.model.lesions[self.name]
+            r, c = lesion.live_sites()
+            dying = lesion.rng["death"].random(r.size) < self.spec["necrotic_fraction"]
+            lesion.kill(r[dying], c[dying], NECROTIC, quality=1.0, damp_factor=1.0)
+            necrotic = int(dying.sum())
+        self.model.log_event("metastasis", self.name, diameter_mm=self.spec["diameter_mm"], necrotic=necrotic)

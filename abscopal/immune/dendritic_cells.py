@@ -1,6 +1,7 @@
 """Dendritic cells of one lesion: antigen uptake, DAMP-driven maturation, migration to the node.
 
-Loaded DCs stay immature (tolerogenic) unless the DAMPs where the antigen is are high; mature DCs
+Loaded DCs stay immature (tolerogenic) unless the DAMPs where the antigen is are high, or an adjuvant
+(a TLR9 agonist, ``abscopal.adjuvant``) stimulates them; mature DCs
 migrate to the tumour-draining lymph node at 4 per day, immature ones slowly (QSP-IO TNBC rates).
 Counts, not agents: the lesion's DC pool is a compartment advanced exactly over each step.
 """
@@ -20,15 +21,17 @@ class LesionDendriticCells:
         self.immature = 0.0
         self.mature = 0.0
 
-    def step(self, antigen: float, damp_at_antigen: float, dt: float) -> tuple[float, float]:
+    def step(self, antigen: float, damp_at_antigen: float, dt: float, adjuvant_signal: float = 0.0) -> tuple[float, float]:
         """Advance by dt days; returns (mature, tolerogenic) DCs that reached the node during the step.
 
         antigen: the lesion's intact antigen (cell-equivalents); damp_at_antigen: antigen-weighted
-        DAMP level per lattice site.
+        DAMP level per lattice site; adjuvant_signal: maturation signal of an adjuvant (0-1), which
+        combines with the DAMP signal as an independent stimulus.
         """
         p = self.p
         loading = p["loading_per_day_max"] * antigen / (antigen + p["antigen_half_saturation"])
-        maturation = p["maturation_per_day"] * float(hill(damp_at_antigen, p["damp_half_saturation"], p["damp_hill"]))
+        damp_signal = float(hill(damp_at_antigen, p["damp_half_saturation"], p["damp_hill"]))
+        maturation = p["maturation_per_day"] * (1.0 - (1.0 - damp_signal) * (1.0 - adjuvant_signal))
         k_imm, k_mat = p["immature_migration_per_day"], p["mature_migration_per_day"]
         # x = [immature, mature, to node mature, to node tolerogenic]
         a = np.array([
