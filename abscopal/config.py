@@ -476,10 +476,16 @@ def _whole_day(key: str, day: float, settings: dict[str, Any]) -> None:
 
 
 def set_key(config: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c = value`` in a nested config dict in place (``--set`` and sweep axes)."""
+    """Set ``a.b.c = value`` in a nested config dict in place (``--set`` and sweep axes).
+
+    Setting a lesion's key in a config that lists no lesions first lists the default ones, so the
+    others are kept (a config that lists lesions gets exactly those).
+    """
     parts = dotted.split(".")
     if not all(parts):
         raise ConfigError(f"--set {dotted}: expected a dotted key like immune.kill_probability")
+    if parts[0] == "lesions" and "lesions" not in config:
+        config["lesions"] = copy.deepcopy(DEFAULT_LESIONS)
     node = config
     for part in parts[:-1]:
         node = node.setdefault(part, {})

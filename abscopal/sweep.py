@@ -449,7 +449,7 @@ class Sweep:
         if parts[0] == "lesions" and len(parts) > 2:
             from .config import DEFAULT_LESIONS
 
-            names = {*DEFAULT_LESIONS, *self.base.get("lesions", {})}
+            names = set(self.base.get("lesions", DEFAULT_LESIONS))  # listed lesions replace the defaults
             if parts[1] not in names:
                 raise ConfigError(f"sweep axis {key}: no lesion {parts[1]!r}; lesions: {', '.join(sorted(names))}")
 

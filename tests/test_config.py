@@ -84,3 +84,13 @@ def test_shipped_experiments_are_valid():
             assert len(load_sweep(path)) > 1
         else:
             load_experiment(path)
+
+
+def test_setting_one_lesion_keeps_the_default_lesions(tmp_path):
+    path = tmp_path / "no_lesions.toml"
+    path.write_text('[experiment]\nname = "x"\n[arms.control]\n')
+    exp = resolve(load_config(path, ["lesions.distant.blood_flow_share=0.2"]))
+    assert set(exp.arms["control"]["lesions"]) == {"index", "distant"}
+    assert exp.arms["control"]["lesions"]["distant"]["blood_flow_share"] == 0.2
+    listed = resolve({"lesions": {"primary": {"diameter_mm": 5.0}}, "arms": {"control": {}}})
+    assert set(listed.arms["control"]["lesions"]) == {"primary"}  # a config that lists lesions gets those
