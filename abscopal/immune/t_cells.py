@@ -126,7 +126,7 @@ class EffectorTCells:
         # two T cells on one target: the first kills it
         _, first = np.unique(r[killed] * n + c[killed], return_index=True)
         killers = who[killed][first]
-        lesion.kill(r[killed][first], c[killed][first], APOPTOTIC, quality=1.0, damp_factor=1.0)
+        lesion.kill(r[killed][first] * n + c[killed][first], APOPTOTIC, quality=1.0, damp_factor=1.0)
         self.kills[killers] += 1
         self.exhausted[who[u_exhaust < p["exhaustion_per_inhibited_engagement"] * inhibition]] = True
         self.exhausted |= self.kills >= p["kill_budget"]
