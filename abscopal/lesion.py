@@ -38,15 +38,6 @@ def _offsets_by_distance(radius: float) -> np.ndarray:
     return np.column_stack([dr.ravel()[keep], dc.ravel()[keep]])[order]
 
 
-@functools.lru_cache(maxsize=8)
-def _shell_ends(radius: float) -> tuple[int, ...]:
-    """Ends of the distance shells of ``_offsets_by_distance``: the search looks shell by shell so
-    that most cells, which have a free site close by, stop early."""
-    off = _offsets_by_distance(radius)
-    d = np.hypot(off[:, 0], off[:, 1])
-    return tuple(sorted({int(np.searchsorted(d, x, side="right")) for x in np.arange(1.0, radius, 1.0)} | {len(off)}))
-
-
 def nearest_free(state: np.ndarray, sites: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """For cells at flat indices ``sites`` of the lattice ``state``, the nearest empty site within ``radius``
     sites (nearest first, ties in a fixed order); cells with none are dropped. ``state`` must have a
@@ -54,46 +45,47 @@ def nearest_free(state: np.ndarray, sites: np.ndarray, radius: float) -> tuple[n
 
     Returns (sites, targets) of the cells that have one, as flat indices.
     """
-    flat = state.ravel()
     off = _offsets_by_distance(radius)
-    step = off[:, 0] * state.shape[1] + off[:, 1]
-    target = np.full(sites.size, -1, np.int64)
-    todo = np.arange(sites.size)
-    start = 0
-    for end in _shell_ends(radius):
-        cand = sites[todo, None] + step[start:end]
-        free = flat[cand] == EMPTY
-        has = free.any(axis=1)
-        target[todo[has]] = cand[has, free[has].argmax(axis=1)]
-        todo = todo[~has]
-        if todo.size == 0:
-            break
-        start = end
-    found = target >= 0
-    return sites[found], target[found]
+    cand = sites[:, None] + (off[:, 0] * state.shape[1] + off[:, 1])
+    free = state.ravel()[cand] == EMPTY
+    has = free.any(axis=1)
+    return sites[has], cand[has, free[has].argmax(axis=1)]
+
+
+@functools.lru_cache(maxsize=8)
+def _disc_rows(radius: float) -> dict[int, int]:
+    """Row offset -> half width of the disc of lattice offsets within ``radius`` sites (the float32
+    comparison a distance transform makes)."""
+    def reaches(dr: int, dc: int) -> bool:
+        return bool(np.float32(math.sqrt(dr * dr + dc * dc)) <= radius)
+
+    rows = {}
+    k = int(math.ceil(radius))
+    for dr in range(-k, k + 1):
+        if reaches(dr, 0):
+            half = 0
+            while reaches(dr, half + 1):
+                half += 1
+            rows[dr] = half
+    return rows
 
 
 def _within(mask: np.ndarray, radius: float) -> np.ndarray:
     """Sites within Euclidean distance ``radius`` of a True site of ``mask`` (inside the array): a
-    disc-shaped dilation made of one horizontal run per row offset."""
-    def reaches(dr: int, dc: int) -> bool:  # the comparison a float32 distance transform makes
-        return bool(np.float32(math.sqrt(dr * dr + dc * dc)) <= radius)
-
+    disc-shaped dilation made of horizontal runs, shifted by each row offset."""
+    rows = _disc_rows(radius)
+    runs = [mask]  # runs[h]: a True site within h columns in the same row
+    for h in range(1, max(rows.values()) + 1):
+        run = runs[-1].copy()
+        run[:, h:] |= mask[:, :-h]
+        run[:, :-h] |= mask[:, h:]
+        runs.append(run)
     n_rows = mask.shape[0]
-    out = mask.copy()
-    runs = {}
-    k = int(math.ceil(radius))
-    for dr in range(-k, k + 1):
-        if not reaches(dr, 0):
-            continue
-        half = 0
-        while reaches(dr, half + 1):
-            half += 1
-        if half not in runs:
-            runs[half] = ndimage.maximum_filter1d(mask.view(np.uint8), 2 * half + 1, axis=1, mode="constant") > 0
-        if dr >= 0:
+    out = runs[rows[0]].copy()
+    for dr, half in rows.items():
+        if dr > 0:
             out[: n_rows - dr] |= runs[half][dr:]
-        else:
+        elif dr < 0:
             out[-dr:] |= runs[half][: n_rows + dr]
     return out
 
@@ -224,9 +216,9 @@ class Lesion:
         density[p0:p1, q0:q1] = counts / np.float32(b * b)
         return density
 
-    def field_at(self, field: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Values of a coarse field at lattice sites."""
-        return field[rows // self.block, cols // self.block]
+    def pixel_of(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Flat index of the field pixel of lattice sites (rows, cols)."""
+        return (rows // self.block) * self.antigen.shape[1] + cols // self.block
 
     # ---- tumour cells --------------------------------------------------------------------------
     def grow(self, day: float, dt: float) -> None:
@@ -389,8 +381,7 @@ class Lesion:
         if tc.size:
             weight = np.where(tc.exhausted, imm["exhausted_ifn_gamma_fraction"], 1.0) * (1.0 - math.exp(-k * dt))
             nf = self.ifn.shape[0]
-            idx = (tc.row // self.block) * nf + tc.col // self.block
-            secreted = np.bincount(idx, weights=weight, minlength=nf * nf).reshape(nf, nf)
+            secreted = np.bincount(self.pixel_of(tc.row, tc.col), weights=weight, minlength=nf * nf).reshape(nf, nf)
             self._diffuse(secreted, d, 0.0, dt / 2)
             self.ifn += secreted
 
@@ -415,8 +406,9 @@ class Lesion:
         )  # per field pixel
         f = 1.0 - math.exp(-t["pd_l1_upregulation_per_day"] * dt)
         pd_l1 = self.pd_l1.reshape(-1)
-        current = pd_l1[live]
-        pd_l1[live] = current + (target.reshape(-1)[self._pixel[live]] - current) * f
+        current = np.take(pd_l1, live)
+        relaxed = current + (np.take(target.reshape(-1), np.take(self._pixel, live)) - current) * f
+        pd_l1[live] = relaxed.astype(np.float32)
 
     # ---- readouts ----------------------------------------------------------------------------
     def counts(self) -> dict[str, float]:
