@@ -239,19 +239,28 @@ class Lesion:
         if self._rim_day != math.floor(day):  # the outer edge moves about a cell a day: measure it daily
             self._rim_day = math.floor(day)
             self._measure_rim(rs, cs, rim_sites)
-        # Daughters go to the nearest free site inside the tissue's box padded by one site: a local copy
-        # of it with a border of occupied sites as deep as the search
-        k = int(math.ceil(rim_sites))
-        local = np.full((rs.stop - rs.start + 2 * k, cs.stop - cs.start + 2 * k), LIVE, np.int8)
-        local[k:-k, k:-k] = self.state[rs, cs]
-        width, n = local.shape[1], self.state.shape[1]
-        sites = np.flatnonzero((self.state[rs, cs] == LIVE) & self._in_rim[rs, cs])
-        sites += sites // (width - 2 * k) * 2 * k + k * width + k  # window -> local flat indices
+        sites = np.flatnonzero((self.state[rs, cs] == LIVE) & self._in_rim[rs, cs])  # window flat indices
         rng = self.rng["growth"]
         divide = rng.random(sites.size) < p_div
         order = rng.permutation(int(divide.sum()))
         sites = sites[divide][order]
+        if sites.size:
+            self._divide(sites, rs, cs, rim_sites)
+        self._find_box(rs, cs)
+
+    def _divide(self, sites: np.ndarray, rs: slice, cs: slice, rim_sites: float) -> None:
+        """Cells at ``sites`` (flat indices in the window rs, cs) divide, in this order of precedence.
+
+        Daughters go to the nearest free site inside the window (the tissue's box padded by one site):
+        a local copy of it with a border of occupied sites as deep as the search.
+        """
+        k = int(math.ceil(rim_sites))
+        local = np.full((rs.stop - rs.start + 2 * k, cs.stop - cs.start + 2 * k), LIVE, np.int8)
+        local[k:-k, k:-k] = self.state[rs, cs]
+        width, n = local.shape[1], self.state.shape[1]
+        sites = sites + sites // (width - 2 * k) * 2 * k + k * width + k  # window -> local flat indices
         state, ant, pdl = self.state.reshape(-1), self.antigenicity.reshape(-1), self.pd_l1.reshape(-1)
+        baseline = self.params["tumour"]["pd_l1_baseline"]
         # Several cells may push toward the same free site in one step: one of them takes it, the others
         # take the nearest free site still within reach (up to four rounds), as they would in
         # continuous time; so the growth does not depend on the time step.
@@ -265,11 +274,10 @@ class Lesion:
             born, parent = (lr + rs.start - k) * n + lc + cs.start - k
             state[born] = LIVE
             ant[born] = ant[parent]
-            pdl[born] = t["pd_l1_baseline"]
+            pdl[born] = baseline
             waiting = np.ones(sites.size, bool)
             waiting[first] = False
             sites = sites[waiting]
-        self._find_box(rs, cs)
 
     def _measure_rim(self, rs: slice, cs: slice, rim_sites: float) -> None:
         """Close holes (``_contract``), then mark the sites within the proliferative rim and on the outer
