@@ -7,7 +7,8 @@ daughter takes the nearest free site, as if the cells between were pushed aside.
 space until cleared.
 Antigen, DAMPs and IFN-γ live on a coarser grid (``release.field_resolution_um``); they diffuse
 (an exact Gaussian kernel per step) and decay (exact exponentials), so results do not depend on
-the time step. Work is restricted to the bounding box of the tissue.
+the time step. Work is restricted to the bounding box of the tissue; per-cell updates address
+sites by flat index (row * side + column) in whole-array operations.
 """
 
 from __future__ import annotations
