@@ -7,7 +7,8 @@ daughter takes the nearest free site, as if the cells between were pushed aside.
 space until cleared.
 Antigen, DAMPs and IFN-γ live on a coarser grid (``release.field_resolution_um``); they diffuse
 (an exact Gaussian kernel per step) and decay (exact exponentials), so results do not depend on
-the time step. Work is restricted to the bounding box of the tissue.
+the time step. Work is restricted to the bounding box of the tissue; per-cell updates address
+sites by flat index (row * side + column) in whole-array operations.
 """
 
 from __future__ import annotations
@@ -38,19 +39,80 @@ def _offsets_by_distance(radius: float) -> np.ndarray:
     return np.column_stack([dr.ravel()[keep], dc.ravel()[keep]])[order]
 
 
-def nearest_free(state: np.ndarray, r: np.ndarray, c: np.ndarray, radius: float):
-    """For cells (r, c), the nearest empty site within ``radius`` sites; cells with none are dropped.
+def nearest_free(state: np.ndarray, sites: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """For cells at flat indices ``sites`` of the lattice ``state``, the nearest empty site within ``radius``
+    sites (nearest first, ties in a fixed order); cells with none are dropped. ``state`` must have a
+    border ``ceil(radius)`` sites wide that is not empty.
 
-    Returns (r, c, target_r, target_c) of the cells that have one.
+    Returns (sites, targets) of the cells that have one, as flat indices.
     """
     off = _offsets_by_distance(radius)
-    tr = np.clip(r[:, None] + off[:, 0], 0, state.shape[0] - 1)
-    tc = np.clip(c[:, None] + off[:, 1], 0, state.shape[1] - 1)
-    free = state[tr, tc] == EMPTY
+    cand = sites[:, None] + (off[:, 0] * state.shape[1] + off[:, 1])
+    free = state.ravel()[cand] == EMPTY
     has = free.any(axis=1)
-    k = free.argmax(axis=1)[has]
-    rows = np.flatnonzero(has)
-    return r[has], c[has], tr[rows, k], tc[rows, k]
+    return sites[has], cand[has, free[has].argmax(axis=1)]
+
+
+@functools.lru_cache(maxsize=8)
+def _disc_rows(radius: float) -> dict[int, int]:
+    """Row offset -> half width of the disc of lattice offsets within ``radius`` sites (the float32
+    comparison a distance transform makes)."""
+    def reaches(dr: int, dc: int) -> bool:
+        return bool(np.float32(math.sqrt(dr * dr + dc * dc)) <= radius)
+
+    rows = {}
+    k = int(math.ceil(radius))
+    for dr in range(-k, k + 1):
+        if reaches(dr, 0):
+            half = 0
+            while reaches(dr, half + 1):
+                half += 1
+            rows[dr] = half
+    return rows
+
+
+def _within(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Sites within Euclidean distance ``radius`` of a True site of ``mask`` (inside the array): a
+    disc-shaped dilation made of horizontal runs, shifted by each row offset."""
+    rows = _disc_rows(radius)
+    runs = [mask]  # runs[h]: a True site within h columns in the same row
+    for h in range(1, max(rows.values()) + 1):
+        run = runs[-1].copy()
+        run[:, h:] |= mask[:, :-h]
+        run[:, :-h] |= mask[:, h:]
+        runs.append(run)
+    n_rows = mask.shape[0]
+    out = runs[rows[0]].copy()
+    for dr, half in rows.items():
+        if dr > 0:
+            out[: n_rows - dr] |= runs[half][dr:]
+        elif dr < 0:
+            out[-dr:] |= runs[half][: n_rows + dr]
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _gaussian_operator(sigma: float, n: int) -> np.ndarray:
+    """The matrix of scipy.ndimage's Gaussian filter (zero outside) on n pixels: filtered x = G @ x,
+    so a square field F filters to G @ F @ G.T (matrix products are faster than the convolution)."""
+    return ndimage.gaussian_filter1d(np.eye(n), sigma, axis=0, mode="constant")
+
+
+def _fill_holes(occupied: np.ndarray) -> np.ndarray:
+    """``occupied`` with its holes (empty regions not connected to the array's border) filled."""
+    labels, _ = ndimage.label(~occupied)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    outside = np.zeros(labels.max() + 1, bool)
+    outside[border] = True
+    outside[0] = False
+    return ~outside[labels]
+
+
+def _erode(mask: np.ndarray) -> np.ndarray:
+    """Binary erosion by the 4-neighbour cross; sites on the array's border erode."""
+    out = np.zeros_like(mask)
+    out[1:-1, 1:-1] = mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+    return out
 
 
 class Lesion:
@@ -78,10 +140,15 @@ class Lesion:
         self.antigenicity[disc] = self._draw_antigenicity(int(disc.sum()), self.rng["growth"])
         self.pd_l1[disc] = tumour["pd_l1_baseline"]
         self._find_box()
-        self._rim_depth = np.zeros((n, n), np.float32)  # sites from the lesion's outer edge, refreshed daily
+        # depth from the lesion's outer edge (outside its outline: 0), measured daily: within the
+        # proliferative rim, and on the outer edge (depth <= 1 site)
+        self._in_rim = np.ones((n, n), bool)
+        self._on_edge = np.ones((n, n), bool)
         self._rim_day = None
         self.block = max(1, int(round(release["field_resolution_um"] / self.cell_um)))
         nf = -(-n // self.block)
+        rows = np.arange(n) // self.block
+        self._pixel = (rows[:, None] * nf + rows[None, :]).ravel().astype(np.int32)  # field pixel of each site (flat)
         self.antigen = np.zeros((nf, nf))  # cell-equivalents of intact antigen per field pixel
         self.damp = np.zeros((nf, nf))  # DAMP units per field pixel
         self.ifn = np.zeros((nf, nf))  # effector-equivalents of IFN-γ per field pixel
@@ -100,14 +167,23 @@ class Lesion:
         s2 = math.log1p(cv**2)
         return rng.lognormal(math.log(mean) - s2 / 2, math.sqrt(s2), n).astype(np.float32)
 
-    def _find_box(self) -> None:
-        """Recompute the bounding box of the tissue (after growth; death only shrinks it)."""
-        rows = np.flatnonzero(self.state.any(axis=1))
+    def _find_box(self, rs: slice = slice(None), cs: slice = slice(None)) -> None:
+        """Recompute the bounding box of the tissue, which lies within rows ``rs`` and columns ``cs``
+        (after growth; death only shrinks it)."""
+        rs, cs = slice(*rs.indices(self.state.shape[0])), slice(*cs.indices(self.state.shape[1]))
+        tissue = self.state[rs, cs]
+        rows = np.flatnonzero(tissue.any(axis=1))
         if rows.size == 0:
             self._box = (0, 0, 0, 0)
             return
-        cols = np.flatnonzero(self.state[rows[0] : rows[-1] + 1].any(axis=0))
-        self._box = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+        cols = np.flatnonzero(tissue[rows[0] : rows[-1] + 1].any(axis=0))
+        self._box = (rs.start + rows[0], rs.start + rows[-1] + 1, cs.start + cols[0], cs.start + cols[-1] + 1)
+
+    def _sites(self, condition) -> np.ndarray:
+        """Flat indices, in row-major order, of the sites whose state meets ``condition`` (a function of
+        a state array), searched in the rows of the tissue's bounding box."""
+        r0, r1, _, _ = self._box
+        return np.flatnonzero(condition(self.state[r0:r1])) + r0 * self.state.shape[1]
 
     def window(self, pad: int = 1) -> tuple[slice, slice]:
         """The bounding box of the tissue, padded by ``pad`` sites (clipped at the domain)."""
@@ -117,12 +193,12 @@ class Lesion:
         n = self.state.shape[0]
         return slice(max(r0 - pad, 0), min(r1 + pad, n)), slice(max(c0 - pad, 0), min(c1 + pad, n))
 
-    def _release(self, rows: np.ndarray, cols: np.ndarray, antigen: np.ndarray, damp: float) -> None:
-        """Deposit antigen (per cell) and DAMPs (per cell) of dying cells at their field pixels."""
-        if rows.size == 0:
+    def _release(self, sites: np.ndarray, antigen: np.ndarray, damp: float) -> None:
+        """Deposit antigen (per cell) and DAMPs (per cell) of dying cells at flat ``sites`` on their field pixels."""
+        if sites.size == 0:
             return
         nf = self.antigen.shape[0]
-        idx = (rows // self.block) * nf + cols // self.block
+        idx = self._pixel[sites]
         self.antigen += np.bincount(idx, weights=antigen, minlength=nf * nf).reshape(nf, nf)
         self.damp += damp * np.bincount(idx, minlength=nf * nf).reshape(nf, nf)
 
@@ -130,13 +206,21 @@ class Lesion:
         """Fraction of each field pixel's sites holding a live tumour cell (the chemokine source)."""
         n, b = self.state.shape[0], self.block
         nf = self.antigen.shape[0]
-        live = np.zeros((nf * b, nf * b), np.float32)
-        live[:n, :n] = self.state == LIVE
-        return live.reshape(nf, b, nf, b).mean(axis=(1, 3))
+        density = np.zeros((nf, nf), np.float32)
+        rs, cs = self.window(pad=0)
+        if rs.stop == rs.start:
+            return density
+        p0, p1, q0, q1 = rs.start // b, -(-rs.stop // b), cs.start // b, -(-cs.stop // b)  # pixels of the box
+        live = np.zeros(((p1 - p0) * b, (q1 - q0) * b), np.uint16)
+        r1, c1 = min(p1 * b, n), min(q1 * b, n)
+        live[: r1 - p0 * b, : c1 - q0 * b] = self.state[p0 * b : r1, q0 * b : c1] == LIVE
+        counts = live.reshape(p1 - p0, b, (q1 - q0) * b).sum(axis=1).reshape(p1 - p0, q1 - q0, b).sum(axis=2)
+        density[p0:p1, q0:q1] = counts / np.float32(b * b)
+        return density
 
-    def field_at(self, field: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Values of a coarse field at lattice sites."""
-        return field[rows // self.block, cols // self.block]
+    def pixel_of(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Flat index of the field pixel of lattice sites (rows, cols)."""
+        return (rows // self.block) * self.antigen.shape[1] + cols // self.block
 
     # ---- tumour cells --------------------------------------------------------------------------
     def grow(self, day: float, dt: float) -> None:
@@ -153,44 +237,64 @@ class Lesion:
         if p_div == 0:
             return
         rs, cs = self.window(pad=1)
-        state = self.state[rs, cs]
-        occupied = state != EMPTY
-        if occupied.all():
+        if (self.state[rs, cs] != EMPTY).all():
             return
         rim_sites = t["proliferative_rim_um"] / self.cell_um
         if self._rim_day != math.floor(day):  # the outer edge moves about a cell a day: measure it daily
             self._rim_day = math.floor(day)
-            filled = self._contract(rs, cs, ndimage.binary_fill_holes(occupied))
-            occupied = state != EMPTY
-            self._rim_depth[:] = 0.0
-            self._rim_depth[rs, cs] = ndimage.distance_transform_edt(filled)
-        r, c = np.nonzero((state == LIVE) & (self._rim_depth[rs, cs] <= rim_sites))
+            self._measure_rim(rs, cs, rim_sites)
+        sites = np.flatnonzero((self.state[rs, cs] == LIVE) & self._in_rim[rs, cs])  # window flat indices
         rng = self.rng["growth"]
-        divide = rng.random(r.size) < p_div
+        divide = rng.random(sites.size) < p_div
         order = rng.permutation(int(divide.sum()))
-        r, c = r[divide][order], c[divide][order]
-        ant, pdl = self.antigenicity[rs, cs], self.pd_l1[rs, cs]
+        sites = sites[divide][order]
+        if sites.size:
+            self._divide(sites, rs, cs, rim_sites)
+        self._find_box(rs, cs)
+
+    def _divide(self, sites: np.ndarray, rs: slice, cs: slice, rim_sites: float) -> None:
+        """Cells at ``sites`` (flat indices in the window rs, cs) divide, in this order of precedence.
+
+        Daughters go to the nearest free site inside the window (the tissue's box padded by one site):
+        a local copy of it with a border of occupied sites as deep as the search.
+        """
+        k = int(math.ceil(rim_sites))
+        local = np.full((rs.stop - rs.start + 2 * k, cs.stop - cs.start + 2 * k), LIVE, np.int8)
+        local[k:-k, k:-k] = self.state[rs, cs]
+        width, n = local.shape[1], self.state.shape[1]
+        sites = sites + sites // (width - 2 * k) * 2 * k + k * width + k  # window -> local flat indices
+        state, ant, pdl = self.state.reshape(-1), self.antigenicity.reshape(-1), self.pd_l1.reshape(-1)
+        baseline = self.params["tumour"]["pd_l1_baseline"]
         # Several cells may push toward the same free site in one step: one of them takes it, the others
         # take the nearest free site still within reach (up to four rounds), as they would in
         # continuous time; so the growth does not depend on the time step.
         for _ in range(4):
-            r, c, tr, tc = nearest_free(state, r, c, rim_sites)
-            if r.size == 0:
+            sites, targets = nearest_free(local, sites, rim_sites)
+            if sites.size == 0:
                 break
-            _, first = np.unique(tr * state.shape[1] + tc, return_index=True)
-            state[tr[first], tc[first]] = LIVE
-            ant[tr[first], tc[first]] = ant[r[first], c[first]]
-            pdl[tr[first], tc[first]] = t["pd_l1_baseline"]
-            waiting = np.ones(r.size, bool)
+            _, first = np.unique(targets, return_index=True)
+            local.reshape(-1)[targets[first]] = LIVE
+            lr, lc = np.divmod(np.stack([targets[first], sites[first]]), width)
+            born, parent = (lr + rs.start - k) * n + lc + cs.start - k
+            state[born] = LIVE
+            ant[born] = ant[parent]
+            pdl[born] = baseline
+            waiting = np.ones(sites.size, bool)
             waiting[first] = False
-            r, c = r[waiting], c[waiting]
-        self._find_box()
+            sites = sites[waiting]
 
-    def live_sites(self) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and columns of the live tumour cells (found once a step, shared by the updates)."""
-        rs, cs = self.window(pad=0)
-        r, c = np.nonzero(self.state[rs, cs] == LIVE)
-        return r + rs.start, c + cs.start
+    def _measure_rim(self, rs: slice, cs: slice, rim_sites: float) -> None:
+        """Close holes (``_contract``), then mark the sites within the proliferative rim and on the outer
+        edge: depth from the filled outline, in sites (Euclidean; 0 outside the outline)."""
+        filled = self._contract(rs, cs, _fill_holes(self.state[rs, cs] != EMPTY))
+        outside = ~filled
+        for mask, depth in ((self._in_rim, rim_sites), (self._on_edge, 1.0)):
+            mask[:] = True
+            mask[rs, cs] = _within(outside, depth)
+
+    def live_sites(self) -> np.ndarray:
+        """Flat indices of the live tumour cells (found once a step, shared by the updates)."""
+        return self._sites(lambda state: state == LIVE)
 
     def _contract(self, rs: slice, cs: slice, filled: np.ndarray) -> np.ndarray:
         """The tissue closes over holes left by cleared cells: cells of the outer edge move into holes.
@@ -205,7 +309,7 @@ class Lesion:
         for _ in range(self.params["release"]["contraction_layers_per_day"]):
             if holes.size == 0:
                 break
-            edge = np.flatnonzero(filled & (state != EMPTY) & ~ndimage.binary_erosion(filled))
+            edge = np.flatnonzero(filled & (state != EMPTY) & ~_erode(filled))
             k = min(holes.size, edge.size)
             src = rng.choice(edge, k, replace=False)
             dst = rng.choice(holes, k, replace=False)
@@ -216,29 +320,26 @@ class Lesion:
             holes = np.setdiff1d(holes, dst, assume_unique=True)
         return filled
 
-    def spontaneous_death(self, dt: float, live: tuple[np.ndarray, np.ndarray]) -> None:
-        """Live cells die by apoptosis at the spontaneous death rate."""
+    def spontaneous_death(self, dt: float, live: np.ndarray) -> None:
+        """Live cells (flat indices ``live``) die by apoptosis at the spontaneous death rate."""
         p = 1.0 - math.exp(-self.params["tumour"]["spontaneous_death_per_day"] * dt)
-        r, c = live
-        die = self.rng["death"].random(r.size) < p
-        self.kill(r[die], c[die], APOPTOTIC, quality=1.0, damp_factor=1.0)
+        die = self.rng["death"].random(live.size) < p
+        self.kill(live[die], APOPTOTIC, quality=1.0, damp_factor=1.0)
 
-    def kill(self, rows: np.ndarray, cols: np.ndarray, mode: int, quality: float, damp_factor: float) -> None:
-        """Cells at (rows, cols) die by ``mode`` and release antigen and DAMPs."""
+    def kill(self, sites: np.ndarray, mode: int, quality: float, damp_factor: float) -> None:
+        """Cells at flat indices ``sites`` die by ``mode`` and release antigen and DAMPs."""
         rel = self.params["release"]
         per_cell = rel["necrotic_antigen_per_cell"] if mode == NECROTIC else rel["apoptotic_antigen_per_cell"]
         damp = rel["necrotic_damp_per_cell"] if mode == NECROTIC else rel["apoptotic_damp_per_cell"]
-        self.state[rows, cols] = mode
-        self._release(rows, cols, per_cell * quality * self.antigenicity[rows, cols], damp * damp_factor)
+        self.state.reshape(-1)[sites] = mode
+        self._release(sites, per_cell * quality * self.antigenicity.reshape(-1)[sites], damp * damp_factor)
 
     def clear_dead(self, dt: float) -> None:
         """Dead cells are cleared (their site becomes free) at the clearance rate."""
         p = 1.0 - math.exp(-self.params["release"]["dead_cell_clearance_per_day"] * dt)
-        rs, cs = self.window(pad=0)
-        state = self.state[rs, cs]
-        r, c = np.nonzero(state >= NECROTIC)
-        gone = self.rng["death"].random(r.size) < p
-        state[r[gone], c[gone]] = EMPTY
+        dead = self._sites(lambda state: state >= NECROTIC)
+        gone = self.rng["death"].random(dead.size) < p
+        self.state.reshape(-1)[dead[gone]] = EMPTY
 
     def ablate(self, zone_fn, settings: dict, quality: float, damp_factor: float) -> dict:
         """Apply an ablation zone centred on the lesion (plus the probe offset); returns the kill counts."""
@@ -255,8 +356,9 @@ class Lesion:
         u = self.rng["ablation"].random(r.size)
         necrotic = u < zone.necrosis
         apoptotic = ~necrotic & (u < zone.necrosis + zone.apoptosis)
-        self.kill(r[necrotic], c[necrotic], NECROTIC, quality, damp_factor)
-        self.kill(r[apoptotic], c[apoptotic], APOPTOTIC, quality, damp_factor)
+        sites = r * self.state.shape[1] + c
+        self.kill(sites[necrotic], NECROTIC, quality, damp_factor)
+        self.kill(sites[apoptotic], APOPTOTIC, quality, damp_factor)
         survived = ~(necrotic | apoptotic)
         if zone.injury is not None and survived.any():
             # the residual tumour's inflammation grows with the mean sublethal injury of its surviving cells
@@ -286,7 +388,8 @@ class Lesion:
     def _diffuse(self, field: np.ndarray, d_um2_per_s: float, decay_per_day: float, dt: float) -> None:
         sigma = math.sqrt(2.0 * d_um2_per_s * 86400.0 * dt) / (self.block * self.cell_um)
         if sigma > 0:
-            ndimage.gaussian_filter(field, sigma, mode="constant", output=field)
+            g = _gaussian_operator(sigma, field.shape[0])
+            field[:] = g @ field @ g.T
         field *= math.exp(-decay_per_day * dt)
 
     def update_fields(self, dt: float) -> None:
@@ -303,8 +406,7 @@ class Lesion:
         if tc.size:
             weight = np.where(tc.exhausted, imm["exhausted_ifn_gamma_fraction"], 1.0) * (1.0 - math.exp(-k * dt))
             nf = self.ifn.shape[0]
-            idx = (tc.row // self.block) * nf + tc.col // self.block
-            secreted = np.bincount(idx, weights=weight, minlength=nf * nf).reshape(nf, nf)
+            secreted = np.bincount(self.pixel_of(tc.row, tc.col), weights=weight, minlength=nf * nf).reshape(nf, nf)
             self._diffuse(secreted, d, 0.0, dt / 2)
             self.ifn += secreted
 
@@ -319,16 +421,19 @@ class Lesion:
         return (antigen * math.exp(-rel["antigen_decay_per_day"] * dt / 2),
                 damp * math.exp(-rel["damp_decay_per_day"] * dt / 2))
 
-    def update_pd_l1(self, dt: float, live: tuple[np.ndarray, np.ndarray]) -> None:
-        """PD-L1 of the cells live at the step's start relaxes toward its IFN-γ-induced level (adaptive resistance)."""
+    def update_pd_l1(self, dt: float, live: np.ndarray) -> None:
+        """PD-L1 of the cells live at the step's start (flat indices ``live``) relaxes toward its
+        IFN-γ-induced level (adaptive resistance)."""
         t = self.params["tumour"]
-        r, c = live
-        ifn_per_mm2 = self.field_at(self.ifn, r, c) / self.pixel_mm2
+        ifn_per_mm2 = self.ifn / self.pixel_mm2
         target = t["pd_l1_baseline"] * (
             1.0 + (t["pd_l1_max_fold"] - 1.0) * hill(ifn_per_mm2, t["ifn_gamma_half_saturation_per_mm2"])
-        )
+        )  # per field pixel
         f = 1.0 - math.exp(-t["pd_l1_upregulation_per_day"] * dt)
-        self.pd_l1[r, c] += (target - self.pd_l1[r, c]) * f
+        pd_l1 = self.pd_l1.reshape(-1)
+        current = np.take(pd_l1, live)
+        relaxed = current + (np.take(target.reshape(-1), np.take(self._pixel, live)) - current) * f
+        pd_l1[live] = relaxed.astype(np.float32)
 
     # ---- readouts ----------------------------------------------------------------------------
     def counts(self) -> dict[str, float]:
@@ -368,7 +473,7 @@ class Lesion:
 
     def outer_edge(self, rs: slice, cs: slice) -> np.ndarray:
         """Tissue sites on the lesion's outer edge (as measured at the start of the day)."""
-        return (self.state[rs, cs] != EMPTY) & (self._rim_depth[rs, cs] <= 1.0)
+        return (self.state[rs, cs] != EMPTY) & self._on_edge[rs, cs]
 
     def tissue_area_mm2(self) -> float:
         """Area of the lesion's tissue (live and uncleared dead cells), mm²."""

@@ -94,8 +94,8 @@ class Metastasis:
         necrotic = 0
         if self.spec["necrotic_fraction"] > 0:
             lesion = self.model.lesions[self.name]
-            r, c = lesion.live_sites()
-            dying = lesion.rng["death"].random(r.size) < self.spec["necrotic_fraction"]
-            lesion.kill(r[dying], c[dying], NECROTIC, quality=1.0, damp_factor=1.0)
+            sites = lesion.live_sites()
+            dying = lesion.rng["death"].random(sites.size) < self.spec["necrotic_fraction"]
+            lesion.kill(sites[dying], NECROTIC, quality=1.0, damp_factor=1.0)
             necrotic = int(dying.sum())
         self.model.log_event("metastasis", self.name, diameter_mm=self.spec["diameter_mm"], necrotic=necrotic)

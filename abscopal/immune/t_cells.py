@@ -93,8 +93,8 @@ class EffectorTCells:
         dr = rng.normal(0.0, sd, self.size)
         dc = rng.normal(0.0, sd, self.size)
         if drift > 0:
-            gr, gc = np.gradient(lesion.live_density())
-            gr, gc = lesion.field_at(gr, self.row, self.col), lesion.field_at(gc, self.row, self.col)
+            pixel = lesion.pixel_of(self.row, self.col)
+            gr, gc = (np.take(g, pixel) for g in np.gradient(lesion.live_density()))
             norm = np.hypot(gr, gc)
             moving = norm > 0
             dr[moving] += drift * gr[moving] / norm[moving]
@@ -104,7 +104,7 @@ class EffectorTCells:
         c = np.rint(self.col + dc).astype(np.int64)
         inside = (r >= 0) & (r < n) & (c >= 0) & (c < n)
         ok = inside.copy()
-        ok[inside] = lesion.state[r[inside], c[inside]] != 0  # T cells stay in tissue
+        ok[inside] = np.take(lesion.state, r[inside] * n + c[inside]) != 0  # T cells stay in tissue
         self.row = np.where(ok, r, self.row)
         self.col = np.where(ok, c, self.col)
 
@@ -115,18 +115,18 @@ class EffectorTCells:
         attempt = ~self.exhausted & (rng.random(self.size) < p_engage)
         who = np.flatnonzero(attempt)
         offset = NEIGHBOURS[rng.integers(0, len(NEIGHBOURS), who.size)]
-        r = np.clip(self.row[who] + offset[:, 0], 0, n - 1)
-        c = np.clip(self.col[who] + offset[:, 1], 0, n - 1)
-        target = lesion.state[r, c] == LIVE
-        who, r, c = who[target], r[target], c[target]
-        inhibition = hill(lesion.pd_l1[r, c] * pd1_free, p["pd1_inhibition_half_pd_l1"], p["pd1_hill"])
-        p_kill = p["kill_probability"] * np.minimum(lesion.antigenicity[r, c], 1.0) * (1 - inhibition) * (1 - suppression)
+        site = np.clip(self.row[who] + offset[:, 0], 0, n - 1) * n + np.clip(self.col[who] + offset[:, 1], 0, n - 1)
+        target = np.take(lesion.state, site) == LIVE
+        who, site = who[target], site[target]
+        inhibition = hill(np.take(lesion.pd_l1, site) * pd1_free, p["pd1_inhibition_half_pd_l1"], p["pd1_hill"])
+        p_kill = (p["kill_probability"] * np.minimum(np.take(lesion.antigenicity, site), 1.0) * (1 - inhibition)
+                  * (1 - suppression))
         u_kill, u_exhaust = rng.random(who.size), rng.random(who.size)
         killed = u_kill < p_kill
         # two T cells on one target: the first kills it
-        _, first = np.unique(r[killed] * n + c[killed], return_index=True)
+        _, first = np.unique(site[killed], return_index=True)
         killers = who[killed][first]
-        lesion.kill(r[killed][first], c[killed][first], APOPTOTIC, quality=1.0, damp_factor=1.0)
+        lesion.kill(site[killed][first], APOPTOTIC, quality=1.0, damp_factor=1.0)
         self.kills[killers] += 1
         self.exhausted[who[u_exhaust < p["exhaustion_per_inhibited_engagement"] * inhibition]] = True
         self.exhausted |= self.kills >= p["kill_budget"]
