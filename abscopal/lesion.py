@@ -229,12 +229,13 @@ class Lesion:
         self._release(rows, cols, per_cell * quality * self.antigenicity[rows, cols], damp * damp_factor)
 
     def clear_dead(self, dt: float) -> None:
-        """Dead cells are cleared (their site becomes free) at the clearance rate."""
-        p = 1.0 - math.exp(-self.params["release"]["dead_cell_clearance_per_day"] * dt)
+        """Dead cells are cleared (their site becomes free): apoptotic cells by phagocytes, necrotic debris slowly."""
+        rel = self.params["release"]
         rs, cs = self.window(pad=0)
         state = self.state[rs, cs]
         r, c = np.nonzero(state >= NECROTIC)
-        gone = self.rng["death"].random(r.size) < p
+        rate = np.where(state[r, c] == APOPTOTIC, rel["apoptotic_clearance_per_day"], rel["dead_cell_clearance_per_day"])
+        gone = self.rng["death"].random(r.size) < -np.expm1(-rate * dt)
         state[r[gone], c[gone]] = EMPTY
 
     def ablate(self, zone_fn, settings: dict, quality: float, damp_factor: float) -> dict:

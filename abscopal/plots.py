@@ -26,7 +26,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory  # noqa: E402
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # noqa: E402
 
-from . import readouts, store  # noqa: E402
+from . import individual, readouts, store  # noqa: E402
 
 ONE_COLUMN_IN = 3.5
 TWO_COLUMN_IN = 7.0
@@ -41,6 +41,7 @@ SUMMARY_COLUMNS = {
     "arm", "replicate", "lesion", "role", "baseline_day", "readout_day", "tumor_cells_baseline",
     "tumor_cells_readout", "burden_change_pct", "longest_diameter_baseline_mm", "longest_diameter_readout_mm",
     "diameter_change_pct", "effector_t_cells_peak", "pd_l1_readout", "primed_cd8_total", "point",
+    *individual.columns(dict.fromkeys(individual.TRAITS)),
 }
 
 
