@@ -108,8 +108,9 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "antigen_decay_per_day": P(2.0, "1/day", "degradation of extracellular antigen", "qspio_tnbc", 0, 100),
         "damp_decay_per_day": P(4.0, "1/day", "degradation of DAMPs (ATP and HMGB1 are short-lived)", "assumption", 0, 100),
         "diffusion_um2_per_s": P(10.0, "µm²/s", "diffusion coefficient of antigen and DAMPs in tumour interstitium", "pluen2001", 0, 1000),
-        "contraction_layers_per_day": P(5, "cells/day", "how many cell layers a day the tissue can close over holes left by cleared cells (involution)", "assumption", 0, 100),
-        "dead_cell_clearance_per_day": P(0.1, "1/day", "clearance of dead cells (they occupy space until cleared)", "qspio_tnbc", 0, 10),
+        "contraction_layers_per_day": P(20, "cells/day", "how many cell layers a day the tissue can close over holes left by cleared cells (involution; 20 x 20 µm = 0.4 mm/day, so a rejected 7 mm lesion can vanish within 1-2 weeks)", "assumption", 0, 100),
+        "dead_cell_clearance_per_day": P(0.1, "1/day", "clearance of necrotic cells (they occupy space until cleared)", "qspio_tnbc", 0, 10),
+        "apoptotic_clearance_per_day": P(1.0, "1/day", "clearance of apoptotic cells by phagocytes (efferocytosis takes hours in healthy tissue; slower under the load of a lesion under attack)", "elliott2016", 0, 100),
         "field_resolution_um": P(160.0, "µm", "grid spacing of the antigen, DAMP and IFN-γ fields (numerical)", "-", 20, 1000),
     },
     "dendritic_cells": {
@@ -172,6 +173,11 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "treg_per_recruited_effector": P(0.1, "-", "Tregs recruited with each effector at baseline systemic Treg level (CD8:Treg about 10 in infiltrates)", "sato2005", 0, 10),
         "treg_death_per_day": P(0.1, "1/day", "Treg loss in the lesion", "assumption", 0, 10),
         "treg_ratio_half_suppression": P(0.3, "-", "Treg : CD8 ratio in a lesion halving killing", "assumption", 1e-3, 100),
+    },
+    "individual": {  # between-individual spreads: a replicate is one individual in every arm (abscopal/individual.py)
+        "recruitment_capacity_sd_log": P(0.7, "-", "SD of the log of an individual's T-cell infiltration capacity (multiplies every lesion's recruitment_capacity; Kosinsky's random effect on T-cell influx, Omega 0.696); 0 = every individual alike", "kosinsky2018", 0, 3),
+        "naive_precursors_sd_log": P(0.35, "-", "SD of the log of an individual's tumour-specific naive CD8 precursors (100-200 per mouse read as about ±1 SD)", "blattman2002", 0, 3),
+        "growth_rate_sd_log": P(0.1, "-", "SD of the log of an individual's tumour growth rate: small, as Kosinsky 2018 described individual CT26 growth with a random effect on T-cell influx only", "assumption", 0, 3),
     },
 }
 

@@ -335,11 +335,13 @@ class Lesion:
         self._release(sites, per_cell * quality * self.antigenicity.reshape(-1)[sites], damp * damp_factor)
 
     def clear_dead(self, dt: float) -> None:
-        """Dead cells are cleared (their site becomes free) at the clearance rate."""
-        p = 1.0 - math.exp(-self.params["release"]["dead_cell_clearance_per_day"] * dt)
+        """Dead cells are cleared (their site becomes free): apoptotic cells by phagocytes, necrotic debris slowly."""
+        rel = self.params["release"]
+        flat = self.state.reshape(-1)
         dead = self._sites(lambda state: state >= NECROTIC)
-        gone = self.rng["death"].random(dead.size) < p
-        self.state.reshape(-1)[dead[gone]] = EMPTY
+        rate = np.where(flat[dead] == APOPTOTIC, rel["apoptotic_clearance_per_day"], rel["dead_cell_clearance_per_day"])
+        gone = self.rng["death"].random(dead.size) < -np.expm1(-rate * dt)
+        flat[dead[gone]] = EMPTY
 
     def ablate(self, zone_fn, settings: dict, quality: float, damp_factor: float) -> dict:
         """Apply an ablation zone centred on the lesion (plus the probe offset); returns the kill counts."""

@@ -34,11 +34,11 @@ RESPONSE_COLOURS = {"CR": "#08519c", "PR": "#6baed6", "SD": "#bdbdbd", "PD": "#e
 #: Lattice states in the snapshots (0 empty, 1 live, 2 necrotic, 3 apoptotic) and their colours.
 STATE_COLOURS = {"empty": "#ffffff", "live tumour": "#e69f00", "necrotic": "#3b3b3b", "apoptotic": "#cc79a7"}
 T_CELL_COLOURS = {"T cell": "#0072b2", "exhausted T cell": "#009e73"}
-#: Dash patterns (on, off in line widths) that tell coinciding Kaplan-Meier curves apart.
 #: A swept parameter with at most this many values is drawn as a grid axis (medians), else as a sample.
 GRID_LEVELS_MAX = 12
 #: Sweeps of at most this many points get a burden panel per point.
 POINTS_MAX = 24
+#: Dash patterns (on, off in line widths) that tell coinciding Kaplan-Meier curves apart.
 KM_DASHES = ((), (4, 1.5), (1, 1), (5, 1.5, 1, 1.5), (2, 1), (6, 1, 1, 1, 1, 1))
 
 

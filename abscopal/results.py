@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import store
+from . import individual, store
 
 
 def _pct(new: pd.Series, old: pd.Series) -> pd.Series:
@@ -50,10 +50,13 @@ def summarise_run(ts: pd.DataFrame, params: dict, readout_day: float) -> pd.Data
 
 
 def summarise_file(out: Path, run: dict, params: dict, readout_day: float, ids: dict) -> pd.DataFrame:
-    """summarise_run of one run's file, with the identifying columns (``ids``: arm, replicate, ...) first."""
+    """summarise_run of one run's file, with the identifying columns (``ids``: arm, replicate, ...) first
+    and the individual's drawn factors (``individual_<trait>``) last."""
     s = summarise_run(pd.read_parquet(Path(out) / run["file"]), params, readout_day)
     for i, (key, value) in enumerate(ids.items()):
         s.insert(i, key, value)
+    for key, value in individual.columns(run.get("individual", {})).items():
+        s[key] = value
     return s
 
 

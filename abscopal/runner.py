@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import store
+from . import individual, store
 from .config import Experiment
 from .model import AbscopalModel
 from .streams import replicate_seed
@@ -49,7 +49,11 @@ def snapshot_days(params: dict, settings: dict) -> tuple[float, ...]:
 
 def simulate(params: dict, settings: dict, seed: np.random.SeedSequence,
              snapshots: bool = False) -> tuple[pd.DataFrame, list[dict], dict]:
-    """Run one model to the end day; returns its time series, its event log and its lattice snapshots."""
+    """Run one model to the end day; returns its time series, its event log and its lattice snapshots.
+
+    The replicate's individual (``individual.draw``) scales the arm's parameters first.
+    """
+    params = individual.apply(params, individual.draw(params["individual"], seed))
     model = AbscopalModel(params, settings, seed, snapshot_days(params, settings) if snapshots else ())
     model.run(settings["end_day"])
     return pd.DataFrame(model.records), model.events, model.snapshots
@@ -63,6 +67,7 @@ def execute(task: Task) -> dict:
         "arm": task.arm,
         "replicate": task.replicate,
         "seed": {"entropy": int(seed.entropy), "spawn_key": list(seed.spawn_key)},
+        "individual": individual.draw(task.params["individual"], seed),
         "file": str(path.relative_to(task.out)),
     }
     start = time.perf_counter()

@@ -204,6 +204,7 @@ def execute(task: SweepTask) -> dict:
 
     Mirrors runner.execute (same frame, same seed for ``settings["seed"]`` and the replicate), without snapshots.
     """
+    from . import individual
     from .runner import simulate
     from .streams import replicate_seed
 
@@ -213,6 +214,7 @@ def execute(task: SweepTask) -> dict:
         "arm": task.arm,
         "replicate": task.replicate,
         "seed": {"entropy": int(seed.entropy), "spawn_key": list(seed.spawn_key)},
+        "individual": individual.draw(task.params["individual"], seed),
         "file": task.file,
     }
     start = time.perf_counter()

@@ -29,7 +29,7 @@ def incomplete(tmp_path_factory):
 
 def at_day(ts, column, day, lesion):
     rows = ts[(ts["lesion"] == lesion) & (ts["time_day"] == day)]
-    return {arm: g.sort_values("replicate")[column].to_numpy(float) for arm, g in rows.groupby("arm")}
+    return {arm: g.set_index("replicate")[column].astype(float).sort_index() for arm, g in rows.groupby("arm")}
 
 
 def test_fact5a_incomplete_heat_ablation_accelerates_the_residual_tumour(incomplete):
@@ -84,7 +84,7 @@ def test_fact5c_the_ablation_that_controls_a_small_tumour_fails_on_a_large_one(t
 def test_fact7_cryo_or_heat_wins_by_the_modality_parameters(tmp_path_factory):
     ts = run(tmp_path_factory, "cryo_vs_heat").timeseries
     systemic = ts[(ts["lesion"] == "systemic") & (ts["time_day"] == 14)]
-    ratio = {arm: (g.sort_values("replicate").eval("blood_effectors / treg_level") / 1e3).to_numpy(float)
+    ratio = {arm: (g.set_index("replicate").eval("blood_effectors / treg_level") / 1e3).sort_index()
              for arm, g in systemic.groupby("arm")}
     what = "fact 7, blood effectors per relative Treg level on day 14 (thousands)"
     lower(ratio, "heat", "cryo", f"{what}, defaults (heat denatures antigen and DAMPs)", 10)
