@@ -95,15 +95,13 @@ class Results(StoredResults):
         out = Path(out)
         manifest = store.read_manifest(out)
         res = cls(out, manifest)
-        summaries = [
+        summaries = (
             summarise_file(out, run, manifest["arms"][run["arm"]], manifest["settings"]["readout_day"],
                            {"arm": run["arm"], "replicate": run["replicate"]})
             for run in res.runs_ok
-        ]
-        summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
-        store.write_frame(out / "summary.parquet", summary)
-        res._frames["summary"] = summary
-        if len(summary):
+        )
+        store.write_frames(out / "summary.parquet", summaries)
+        if res.runs_ok:
             from .plots import save_burden_figure
 
             save_burden_figure(res, out / "figures" / "tumour_burden.png")

@@ -7,6 +7,7 @@ from conftest import small_config
 
 import abscopal
 from abscopal import readouts
+from abscopal.cli import main
 from abscopal.config import ConfigError, resolve
 from abscopal.model import AbscopalModel
 from abscopal.streams import replicate_seed
@@ -98,3 +99,17 @@ def test_bad_stopping_settings_name_the_key(key, value, words):
     with pytest.raises(ConfigError, match=f"experiment.{key}") as err:
         resolve(small_config(**{key: value}))
     assert words in str(err.value)
+
+
+def test_cli_run_sets_early_stopping(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[experiment]\nname = "c"\nstart_day = -1\nend_day = 3\nreadout_day = 3\nreplicates = 1\n'
+        '[lesions.index]\ndiameter_mm = 2.0\ndomain_mm = 4.0\n[lesions.distant]\ndiameter_mm = 2.0\ndomain_mm = 4.0\n'
+        '[arms.cleared]\nablation = { modality = "cryo", lesion = "index", day = 0, margin_mm = 5.0 }\n'
+        'resection = { lesion = "distant", day = 0 }\n')
+    out = tmp_path / "out"
+    argv = ["run", str(config), "--out", str(out), "--workers", "1", "--quiet"]
+    assert main([*argv, "--set", "experiment.stop_when_cleared=true"]) == 0
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert set(summary["stop_reason"]) == {"cleared"} and set(summary["stop_day"]) == {1.0}
