@@ -628,8 +628,9 @@ class SweepResults(StoredResults):
                     s[key] = value
                 yield s
 
-        store.write_frames(out / "summary.parquet", summaries(), columns=["point", "arm", "replicate", "lesion", *sweep.keys],
-                           dtypes=sweep.points.dtypes[sweep.keys].to_dict())
+        store.write_frames(out / "summary.parquet", summaries(),
+                           columns=["point", "arm", "replicate", "lesion", *sweep.keys],
+                           dtypes=sweep.points.dtypes[sweep.keys].to_dict())  # a 0 and a 0.5 on one axis: float
         return res
 
     @classmethod
