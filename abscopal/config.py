@@ -81,6 +81,8 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "replicates": P(5, "runs", "replicates per arm", "-", 1, 100000),
         "seed": P(1, "", "root seed of the experiment (numpy SeedSequence entropy)", "-", 0, 2**63 - 1),
         "time_step_h": P(6.0, "h", "internal time step; must divide 24 h (numerical, not biological)", "-", 0.25, 24),
+        "stop_when_cleared": P(False, "", "end a run after the first day with no live tumour cell in any lesion (and no metastasis to come)", "-"),
+        "stop_burden_cells": P(0, "cells", "end a run after the first day on which the live tumour cells of all lesions together exceed this (off study); 0 = never", "-", 0, 1e12),
     },
     "tumour": {
         "cell_diameter_um": P(20.0, "µm", "diameter of one lattice site = one tumour cell", "milo2015", 5, 50),

@@ -5,6 +5,12 @@ day relative to day 0 (the reference day, usually the ablation). Mesa's step run
 advances the biology by ``24 / time_step_h`` internal steps and records the day. Treatments are
 Mesa events at their day; on a day with both, the day is recorded first, so the record of day 0
 is the state just before a day-0 ablation.
+
+Early stopping (``experiment.stop_when_cleared``, ``experiment.stop_burden_cells``; off by default): the
+run ends after the first day whose record shows no live tumour cell in any lesion (and no metastasis still
+to come), or more live tumour cells in all lesions together than the limit (off study). The day's
+scheduled treatments have happened by then; the time series ends with that day's record and
+``model.events`` gets a ``stop`` entry (reason ``cleared`` or ``burden_limit``).
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ class AbscopalModel(mesa.Model):
         self.params = params
         self.start_day = settings["start_day"]
         self.substeps = int(round(24.0 / settings["time_step_h"]))
+        self.stop_when_cleared = settings.get("stop_when_cleared", False)
+        self.stop_burden_cells = settings.get("stop_burden_cells", 0)
+        self.stop: dict | None = None  # why and with how many cells the run stopped early (None: it did not)
         self.records: list[dict] = []
         self.snapshot_days = set(snapshot_days)
         self.snapshots: dict[str, np.ndarray] = {}  # "lesion/dayD/state" etc., see Lesion.snapshot
@@ -139,7 +148,27 @@ class AbscopalModel(mesa.Model):
                     self.snapshots[f"{name}/day{self.day:g}/{key}"] = array
 
     def run(self, end_day: float) -> None:
-        """Run until ``end_day`` (relative to day 0)."""
-        self.run_until(self.time_of(end_day))
-        if not math.isclose(self.day, end_day):
+        """Run until ``end_day`` (relative to day 0), or until the day an early-stopping condition is met."""
+        while self.day < end_day - 1e-9 and not self.check_stop():
+            self.run_until(min(self.time + 1.0, self.time_of(end_day)))
+        if self.stop is None and not math.isclose(self.day, end_day):
             raise RuntimeError(f"stopped at day {self.day}, expected {end_day}")
+
+    def check_stop(self) -> bool:
+        """Whether today's record meets an early-stopping condition; if so, log the ``stop`` event."""
+        if not (self.stop_when_cleared or self.stop_burden_cells):
+            return False
+        cells = 0
+        for row in reversed(self.records):  # today's rows are the last ones
+            if row["time_day"] != self.day:
+                break
+            if row["lesion"] != "systemic":
+                cells += row["tumor_cells"]
+        if self.stop_burden_cells and cells > self.stop_burden_cells:
+            self.stop = {"reason": "burden_limit", "tumor_cells": cells, "limit_cells": self.stop_burden_cells}
+        elif (self.stop_when_cleared and cells == 0  # a metastasis seeded today has no record yet: to come
+              and not any(spec["day"] >= self.day for spec in self.params.get("metastases", {}).values())):
+            self.stop = {"reason": "cleared", "tumor_cells": 0}
+        if self.stop is not None:
+            self.log_event("stop", "all lesions", **self.stop)
+        return self.stop is not None

@@ -539,7 +539,7 @@ def _experiment_figures(path: Path):
                f"(assessments every 3 days), coloured by response; dotted lines: -30 % (PR), +20 % (PD).")
         yield (f"spider_{lesion}", spider(ts, lesion, palette=palette),
                f"Change in the {lesion} lesion's longest diameter from day 0 per replicate, coloured by arm.")
-    tte = readouts.time_to_event(ts, assessments, treated_lesion=treated)
+    tte = readouts.time_to_event(ts, assessments, treated_lesion=treated, events=treated)
     tte = tte[tte["endpoint"] == "pfs"]
     test = readouts.logrank(tte)
     p = test.loc[test["comparison"] == "all", "p_value"]

@@ -476,13 +476,15 @@ def time_to_event(ts: pd.DataFrame, assessment_days: Iterable[float], burden_lim
                   treated_lesion="index", baseline_day: float = 0.0,
                   target_lesions: str | Iterable[str] | None = None,
                   new_lesion_days: pd.DataFrame | Mapping[str, float] | None = None,
-                  criteria: str = "recist", by=DEFAULT_BY) -> pd.DataFrame:
+                  criteria: str = "recist", by=DEFAULT_BY, events: pd.DataFrame | None = None) -> pd.DataFrame:
     """Time-to-event endpoints per group, in days since ``baseline_day``.
 
     ``endpoint == "pfs"``: progression-free survival. Event at the first PD (``criteria="recist"``) or at
     the iUPD that was then confirmed (``criteria="irecist"``), or at death by burden: the first recorded day
     (at or after baseline) on which the total tumour cells of the real lesions exceed ``burden_limit_cells``
-    (None: no death by burden), whichever is first; otherwise censored at the group's last recorded day.
+    (None: the day a run stopped at its burden limit, ``experiment.stop_burden_cells``, as the ``stop``
+    rows of ``events`` with ``reason == "burden_limit"`` tell; no death by burden without them), whichever
+    is first; otherwise censored at the group's last recorded day.
     ``endpoint == "distant_response"``: first assessment at which an untreated lesion present at baseline
     has PR or CR by its own diameter (:func:`abscopal_response`), censored at death by burden or the last
     day; only groups with such a lesion.
@@ -508,6 +510,12 @@ def time_to_event(ts: pd.DataFrame, assessment_days: Iterable[float], burden_lim
                  .reset_index())
         death = _groupby(total[total["tumor_cells"] > burden_limit_cells], keys)["time_day"].min()
         out = out.merge(death.rename("_death").reset_index(), on=keys, how="left")
+    elif events is not None and len(events) and "reason" in events.columns:
+        stops = events[(events["kind"] == "stop") & (events["reason"] == "burden_limit")]
+        common = [k for k in keys if k in stops.columns]
+        death = stops.groupby(common, dropna=False, sort=False)["day"].min() if common else None
+        out = (out.merge(death.rename("_death").reset_index(), on=common, how="left") if common
+               else out.assign(_death=stops["day"].min() if len(stops) else np.nan))
     else:
         out["_death"] = np.nan
     pfs_day = np.fmin(out["_prog"], out["_death"])

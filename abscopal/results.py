@@ -13,11 +13,13 @@ def _pct(new: pd.Series, old: pd.Series) -> pd.Series:
     return 100.0 * (new - old) / old.where(old > 0)
 
 
-def summarise_run(ts: pd.DataFrame, params: dict, readout_day: float) -> pd.DataFrame:
+def summarise_run(ts: pd.DataFrame, params: dict, readout_day: float, events: list[dict] = ()) -> pd.DataFrame:
     """One row per lesion of one run: burden and longest diameter at baseline and readout, and their change.
 
     Baseline is the day of the ablation (day 0 when the arm has none); a lesion seeded later uses its
-    first day. The treated lesion is the ablated one.
+    first day. The treated lesion is the ablated one. ``events``: the run's event log; its ``stop`` entry
+    (early stopping) gives ``stop_reason`` and ``stop_day``, else they are "end_day" and the last day. A run
+    that stopped before the readout day reads out at its last day.
     """
     ablation = params.get("ablation")
     baseline_day = ablation["day"] if ablation else 0.0
@@ -46,13 +48,16 @@ def summarise_run(ts: pd.DataFrame, params: dict, readout_day: float) -> pd.Data
     out["diameter_change_pct"] = _pct(out["longest_diameter_readout_mm"], out["longest_diameter_baseline_mm"])
     systemic = ts[ts["lesion"] == "systemic"]
     out["primed_cd8_total"] = systemic.loc[systemic["time_day"] <= readout_day, "primed_cd8_total"].iloc[-1]
+    stop = next((e for e in events if e["kind"] == "stop"), None)
+    out["stop_reason"] = stop["reason"] if stop else "end_day"
+    out["stop_day"] = float(stop["day"] if stop else ts["time_day"].max())
     return out
 
 
 def summarise_file(out: Path, run: dict, params: dict, readout_day: float, ids: dict) -> pd.DataFrame:
     """summarise_run of one run's file, with the identifying columns (``ids``: arm, replicate, ...) first
     and the individual's drawn factors (``individual_<trait>``) last."""
-    s = summarise_run(pd.read_parquet(Path(out) / run["file"]), params, readout_day)
+    s = summarise_run(pd.read_parquet(Path(out) / run["file"]), params, readout_day, run.get("events", ()))
     for i, (key, value) in enumerate(ids.items()):
         s.insert(i, key, value)
     for key, value in individual.columns(run.get("individual", {})).items():
@@ -93,15 +98,13 @@ class Results(StoredResults):
         out = Path(out)
         manifest = store.read_manifest(out)
         res = cls(out, manifest)
-        summaries = [
+        summaries = (
             summarise_file(out, run, manifest["arms"][run["arm"]], manifest["settings"]["readout_day"],
                            {"arm": run["arm"], "replicate": run["replicate"]})
             for run in res.runs_ok
-        ]
-        summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
-        store.write_frame(out / "summary.parquet", summary)
-        res._frames["summary"] = summary
-        if len(summary):
+        )
+        store.write_frames(out / "summary.parquet", summaries)
+        if res.runs_ok:
             from .plots import save_burden_figure
 
             save_burden_figure(res, out / "figures" / "tumour_burden.png")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,67 @@ def atomic_write_bytes(path: Path, write) -> None:
 
 def write_frame(path: Path, frame: pd.DataFrame) -> None:
     atomic_write_bytes(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_frames(path: Path, frames: Iterable[pd.DataFrame], columns: Iterable[str] = (), dtypes: dict | None = None,
+                 frames_per_group: int = 256) -> None:
+    """One Parquet file from many small frames, written a row group at a time (memory bounded by a group).
+
+    Every group has the first group's schema (a later group is cast to it); ``dtypes`` fixes the type of
+    columns whose values could differ between groups (e.g. 0 in one, 0.5 in another). With no frames the
+    file holds no rows and ``columns``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def write(tmp: Path) -> None:
+        writer = None
+        buffer: list[pd.DataFrame] = []
+
+        def flush() -> None:
+            nonlocal writer
+            frame = pd.concat(buffer, ignore_index=True).astype(dtypes or {})
+            buffer.clear()
+            if writer is None:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                writer = pq.ParquetWriter(tmp, table.schema)
+            else:
+                table = pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False)
+            writer.write_table(table)
+
+        try:
+            for frame in frames:
+                buffer.append(frame)
+                if len(buffer) >= frames_per_group:
+                    flush()
+            if buffer:
+                flush()
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            pd.DataFrame(columns=list(columns)).to_parquet(tmp, index=False)
+
+    atomic_write_bytes(path, write)
+
+
+def append_json_line(path: Path, entry: dict) -> None:
+    """Append one JSON object as a line (a run log that survives a kill: at most its last line is cut)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(entry, default=str) + "\n")
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    """The entries of a run log; a last line cut off by a kill is skipped."""
+    if not Path(path).exists():
+        return []
+    entries = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
 
 
 def write_arrays(path: Path, arrays: dict) -> None:

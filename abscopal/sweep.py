@@ -39,12 +39,14 @@ numbers). So a point is an ordinary experiment. To re-run point p by hand (same 
 Output folder:
   manifest.json       sweep spec, config as given, config hash, points (id, values, seed, config), one entry per
                       run (point, arm, replicate, seed, file, status, error, wall_s, events); rewritten atomically
-                      as runs finish
+                      after 1, 2, 4, 8, ... finished runs, at least every 30 s, and at the end
+  runs.jsonl          while the sweep runs: each finished run's manifest entry, appended as it finishes (so a
+                      killed sweep loses none); folded into manifest.json and removed at the end
   points.parquet      point id and the value of every axis
   runs/<point>__<arm>__r<rep>.parquet   one run's time series (the format of ``abscopal run``), written by the worker
   summary.parquet     one row per point x arm x replicate x lesion (results.summarise_run) plus the axis values
-Resume (``run(..., resume=True)``, ``abscopal sweep --resume``) runs only runs that are missing or failed,
-and refuses when the folder was written for another config (its hash differs).
+Resume (``run(..., resume=True)``, ``abscopal sweep --resume``) runs only runs that are missing or failed
+(by manifest.json and runs.jsonl), and refuses when the folder was written for another config (its hash differs).
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ MORRIS_LEVELS = 4
 EXECUTORS = ("serial", "process", "dask")
 #: Keys a sweep sets itself on every point.
 RESERVED = ("experiment.seed", "experiment.replicates")
+#: The append-only log of finished runs (one JSON entry a line) between two writes of manifest.json.
+RUN_LOG = "runs.jsonl"
+#: manifest.json is rewritten after 1, 2, 4, 8, ... finished runs and at least this often (seconds).
+MANIFEST_EVERY_S = 30.0
 
 
 # ----------------------------------------------------------------------------------------------- design
@@ -543,19 +549,21 @@ class Sweep:
         """
         keep = out is not None
         out = (Path(out) if keep else Path(tempfile.mkdtemp(prefix="abscopal-sweep-"))).absolute()  # for remote workers
-        manifest_path = out / "manifest.json"
+        manifest_path, run_log = out / "manifest.json", out / RUN_LOG
         done: dict[str, dict] = {}
-        if manifest_path.exists() and not resume:
+        if manifest_path.exists():
             old = store.read_manifest(out)
-            if old.get("kind") == "sweep" and any(r["status"] == "ok" for r in old.get("runs", [])):
+            # the runs as last saved in the manifest, then those logged after it (a later line wins)
+            previous = {r["file"]: r for r in [*old.get("runs", []), *store.read_json_lines(run_log)]}
+            if not resume and old.get("kind") == "sweep" and any(r["status"] == "ok" for r in previous.values()):
                 raise ConfigError(f"{out} holds a sweep already: pass resume=True (--resume) or choose another folder")
-        if resume and manifest_path.exists():
-            old = store.read_manifest(out)
-            if old.get("config_hash") != self.config_hash:
+            if resume and old.get("config_hash") != self.config_hash:
                 raise ConfigError(
                     f"cannot resume in {out}: it was written for another sweep config (hash "
                     f"{str(old.get('config_hash'))[:12]}, this one {self.config_hash[:12]}); use a new folder")
-            done = {r["file"]: r for r in old.get("runs", []) if r["status"] == "ok" and (out / r["file"]).exists()}
+            if resume:
+                done = {f: r for f, r in previous.items() if r["status"] == "ok" and (out / f).exists()}
+            del old, previous
         out.mkdir(parents=True, exist_ok=True)
         manifest = self._manifest()
         manifest["started"] = datetime.now(timezone.utc).isoformat()
@@ -568,8 +576,12 @@ class Sweep:
             manifest["runs"] = sorted(entries.values(), key=lambda e: order.get(e["file"], 0))
             manifest.update(extra)
             store.write_json(manifest_path, manifest)
+            nonlocal saved_at
+            saved_at = time.perf_counter()
 
+        saved_at = 0.0
         save(executor=executor if isinstance(executor, str) else type(executor).__name__, resumed=len(done))
+        run_log.unlink(missing_ok=True)  # its entries are in the manifest now
         show = sys.stderr.isatty() if progress is None else progress
         t0 = time.perf_counter()
         finished = failed = 0
@@ -583,9 +595,11 @@ class Sweep:
                         entry = {"point": task.point, "arm": task.arm, "replicate": task.replicate,
                                  "file": task.file, "status": "failed", "error": f"{type(e).__name__}: {e}"}
                     entries[entry["file"]] = entry
+                    store.append_json_line(run_log, entry)
                     finished += 1
                     failed += entry["status"] != "ok"
-                    save()
+                    if finished & (finished - 1) == 0 or time.perf_counter() - saved_at > MANIFEST_EVERY_S:
+                        save()  # after 1, 2, 4, 8, ... runs and at least every MANIFEST_EVERY_S: O(n) writes in all
                     if log:
                         status = "ok" if entry["status"] == "ok" else f"FAILED: {entry['error']}"
                         log(f"[{finished}/{len(tasks)}] {task.file} {status}")
@@ -600,6 +614,8 @@ class Sweep:
                 if show:
                     print(file=sys.stderr)
         save(finished=datetime.now(timezone.utc).isoformat(), wall_s=round(time.perf_counter() - t0, 3))
+        run_log.unlink(missing_ok=True)
+        del manifest, entries
         res = SweepResults.build(out, self)
         if not keep:
             res = res.in_memory()
@@ -625,18 +641,19 @@ class SweepResults(StoredResults):
                           seed=manifest["sweep"]["seed"],
                           points=pd.read_parquet(out / "points.parquet") if manifest["sweep"]["method"] == "list" else None)
         res = cls(out, manifest)
-        parts = []
-        for run in res.runs_ok:
-            exp = sweep.experiments[run["point"]]
-            ids = {"point": run["point"], "arm": run["arm"], "replicate": run["replicate"]}
-            s = summarise_file(out, run, exp.arms[run["arm"]], exp.settings["readout_day"], ids)
-            for key, value in sweep.point_values(run["point"]).items():
-                s[key] = value
-            parts.append(s)
-        summary = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            columns=["point", "arm", "replicate", "lesion", *sweep.keys])
-        store.write_frame(out / "summary.parquet", summary)
-        res._frames["summary"] = summary
+
+        def summaries():
+            for run in res.runs_ok:
+                exp = sweep.experiments[run["point"]]
+                ids = {"point": run["point"], "arm": run["arm"], "replicate": run["replicate"]}
+                s = summarise_file(out, run, exp.arms[run["arm"]], exp.settings["readout_day"], ids)
+                for key, value in sweep.point_values(run["point"]).items():
+                    s[key] = value
+                yield s
+
+        store.write_frames(out / "summary.parquet", summaries(),
+                           columns=["point", "arm", "replicate", "lesion", *sweep.keys],
+                           dtypes=sweep.points.dtypes[sweep.keys].to_dict())  # a 0 and a 0.5 on one axis: float
         return res
 
     @classmethod

@@ -1,5 +1,6 @@
 """Parameter sweeps: designs, up-front validation, seeds, storage, resume, executors, CLI, sensitivity."""
 
+import json
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from conftest import small_config
 
@@ -251,6 +253,41 @@ def test_killed_sweep_process_resumes(tmp_path):
     for file, (data, mtime) in first.items():
         assert (out / file).read_bytes() == data and (out / file).stat().st_mtime_ns == mtime
     assert len(pd.read_parquet(out / "summary.parquet")) == 8 * 2
+
+
+def test_runs_logged_after_the_last_manifest_write_are_not_rerun(tmp_path, monkeypatch):
+    s = Sweep(tiny(), grid={KILL: [0.1, 0.2, 0.3]}, replicates=1, seed=6)
+    out = tmp_path / "sw"
+    writes = []
+    real = store.write_json
+    monkeypatch.setattr(store, "write_json", lambda path, data: (writes.append(len(data["runs"])), real(path, data)))
+    s.run(out=out, executor="serial", stop_after=5)
+    assert writes == [0, 1, 2, 4, 5]  # at the start, after 1, 2, 4 runs, at the end: not after every run
+    assert not (out / "runs.jsonl").exists()
+    # as if the driver was killed after run 5 with the manifest last written after run 2
+    m = store.read_manifest(out)
+    logged = m["runs"][2:]
+    m["runs"] = m["runs"][:2]
+    store.write_json(out / "manifest.json", m)
+    lines = [json.dumps(e) for e in logged] + ['{"point": 2, "arm": "cont']  # the last line cut by the kill
+    (out / "runs.jsonl").write_text("\n".join(lines))
+    before = {f.name: f.stat().st_mtime_ns for f in (out / "runs").iterdir()}
+    with pytest.raises(ConfigError, match="resume"):
+        s.run(out=out, executor="serial")
+    res = s.run(out=out, executor="serial", resume=True)
+    assert store.read_manifest(out)["resumed"] == 5 and len(res.runs_ok) == 6
+    after = {f.name: f.stat().st_mtime_ns for f in (out / "runs").iterdir()}
+    assert all(after[k] == v for k, v in before.items()) and len(after) == 6
+
+
+def test_summary_is_written_in_row_groups_with_one_schema(tmp_path):
+    frames = [pd.DataFrame({"point": [p], "x": [0 if p < 3 else 0.5], "arm": ["a"]}) for p in range(7)]
+    store.write_frames(tmp_path / "s.parquet", iter(frames), dtypes={"x": "float64"}, frames_per_group=3)
+    assert pq.ParquetFile(tmp_path / "s.parquet").num_row_groups == 3
+    back = pd.read_parquet(tmp_path / "s.parquet")
+    assert back["x"].dtype == "float64" and list(back["x"]) == [0.0] * 3 + [0.5] * 4
+    store.write_frames(tmp_path / "empty.parquet", iter([]), columns=["point", "arm"])
+    assert list(pd.read_parquet(tmp_path / "empty.parquet").columns) == ["point", "arm"]
 
 
 def test_an_experiment_or_a_path_is_a_base(tmp_path):
