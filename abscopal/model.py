@@ -109,7 +109,7 @@ class AbscopalModel(mesa.Model):
             live = lesion.live_sites()
             lesion.spontaneous_death(dt, live)
             lesion.clear_dead(dt)
-            lesion.t_cells.admit(entering, lesion, day, rng)
+            lesion.t_cells.admit(entering, lesion, day, rng, ln.secondary_share)
             lesion.t_cells.step(lesion, day, dt, pd1_free, lesion.suppressors.suppression, rng)
             m, t = lesion.dcs.step(*lesion.antigen_for_dcs(dt), dt, self.adjuvant_signal(lesion.name, day + dt / 2))
             lesion.update_fields(dt)

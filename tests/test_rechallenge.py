@@ -96,6 +96,40 @@ def test_memory_needs_time_to_become_recall_competent():
     assert rec["recall_competent_memory_cd8"] < 0.5 * rec["memory_cd8"]  # ... most not yet recall-competent
 
 
+def test_a_primary_response_barely_recalls_its_own_memory_through_the_maturation_stages():
+    """Memory matures through stages (a delay of weeks): the priming DCs still in the node recall few of them."""
+    recalled = {}
+    for stages in (1, 4):
+        p = dict(defaults()["lymph_node"], memory_maturation_stages=stages)
+        ln = LymphNode(p, blood_elimination_per_day=0.2)
+        ln.step(2000.0, 0.0, 0.0, 0.0, 0.4, 0.25)
+        for _ in range(4 * 30):
+            ln.step(0.0, 0.0, 0.0, 0.0, 0.4, 0.25)
+        recalled[stages] = ln.record()["memory_recalled_total"]
+        assert ln.record()["recall_competent_memory_cd8"] > 0.2 * ln.record()["memory_cd8"]  # most mature by week 5
+    assert recalled[4] < 0.2 * recalled[1]
+
+
+def kills_and_exhaustion_at_high_pd_l1(secondary_share):
+    """200 effectors admitted into a 2 mm lesion whose PD-L1 is at 5 x baseline, one day of killing."""
+    exp = resolve(small_config())
+    model = AbscopalModel(exp.arms["control"], exp.settings, replicate_seed(3, 0))
+    lesion = model.lesions["distant"]
+    lesion.pd_l1[:] = 5.0
+    rng = np.random.default_rng(7)
+    lesion.t_cells.admit(200, lesion, 0.0, rng, secondary_share)
+    lesion.t_cells.step(lesion, 0.0, 1.0, pd1_free=1.0, suppression=0.0, rng=rng)
+    return int(lesion.t_cells.kills.sum()), lesion.t_cells.exhausted_count(), int(lesion.t_cells.secondary.sum())
+
+
+def test_memory_derived_effectors_kill_more_and_resist_pd1_inhibition():
+    primary = kills_and_exhaustion_at_high_pd_l1(0.0)
+    secondary = kills_and_exhaustion_at_high_pd_l1(1.0)
+    assert primary[2] == 0 and secondary[2] == 200
+    assert secondary[0] > 3 * max(primary[0], 1)  # 0.75 x (1 - 0.28) vs 0.3 x (1 - 0.8) per engagement
+    assert secondary[1] < primary[1]  # fewer PD-1-inhibited engagements: less exhaustion
+
+
 def test_a_config_with_one_listed_lesion_gets_only_that_one_and_a_rechallenge_later():
     cfg = small_config(end_day=5, readout_day=5)
     cfg["lesions"] = {"primary": {"diameter_mm": 2.0, "domain_mm": 4.0}}

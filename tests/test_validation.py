@@ -20,6 +20,7 @@ from conftest import VALIDATION_REPORT
 
 REPLICATES = 6
 INDIVIDUALS = 16  # cryo and cryo_anti_pd1: enough individuals for response rates and fact 6
+RECHALLENGE_INDIVIDUALS = 12  # fact 8: protection is read per individual
 pytestmark = pytest.mark.slow
 
 
@@ -143,17 +144,26 @@ def test_abscopal_responses_need_the_combination(default_experiment):
 def rechallenge(tmp_path_factory):
     """experiments/rechallenge.toml: a 5 mm primary removed on day 0 by surgery (the naive control),
     complete cryoablation, or cryoablation + one peritumoral CpG injection; a 1 mm rechallenge on day 30,
-    read on day 44 (about 1 min on 2 workers)."""
-    return abscopal.run(abscopal.load_experiment("experiments/rechallenge.toml"), replicates=REPLICATES,
+    read on day 44 (about 30 s on 2 workers)."""
+    return abscopal.run(abscopal.load_experiment("experiments/rechallenge.toml"), replicates=RECHALLENGE_INDIVIDUALS,
                         workers=2, out=tmp_path_factory.mktemp("rechallenge"))
 
 
-def test_fact8_cryo_plus_cpg_controls_a_rechallenge_better_than_cryo_alone_and_than_naive(rechallenge):
+def test_fact8_cryo_plus_cpg_protects_against_a_rechallenge_and_cryo_alone_partly(rechallenge):
     growth = per_arm(rechallenge.summary, "burden_change_pct", lesion="rechallenge")
     what = "fact 8, rechallenge growth from seeding (day 30) to day 44 (%)"
-    lower(growth, "cryo", "surgery", what, 20)
-    lower(growth, "cryo_cpg", "cryo", what, 10)
-    lower(growth, "cryo_cpg", "surgery", what, 30)
+    lower(growth, "cryo", "surgery", what, 300)
+    lower(growth, "cryo_cpg", "cryo", what, 30)
+    # controlled: the rechallenge shrinks or stays near its seeding size (at most +50 % live cells, +22 % diameter)
+    controlled = {arm: int((g <= 50).sum()) for arm, g in growth.items()}
+    n = len(growth["cryo_cpg"])
+    VALIDATION_REPORT.append(
+        "fact 8, rechallenge controlled by day 44 (at most +50 %): "
+        + ", ".join(f"{arm} {controlled[arm]}/{len(g)} (median {g.median():+.0f} %)" for arm, g in growth.items())
+    )
+    assert controlled["surgery"] == 0 and controlled["cryo_cpg"] >= 2 * n / 3, VALIDATION_REPORT[-1]
+    assert controlled["cryo"] < controlled["cryo_cpg"] and growth["cryo"].median() > growth["cryo_cpg"].median() + 30, (
+        VALIDATION_REPORT[-1])
 
 
 def test_fact8_cpg_raises_memory_and_the_secondary_response(rechallenge):

@@ -6,14 +6,16 @@ QSP-IO TNBC); CTLA-4 and Tregs limit it. An activated cell divides ``divisions``
 enter the blood, from which lesions recruit them and where they are eliminated at 0.2 per day
 (Kosinsky 2018); a fraction of those become memory precursors (about 5 %, Blattman 2002), which
 mature into recall-competent memory cells over weeks (``memory_maturation_days``; Kaech et al.
-2002), so a response is not recalled by its own waning antigen. Memory is recalled on antigen
+2002) through ``memory_maturation_stages`` stages (a delay, not a first-order rate), so a response is
+not recalled by its own waning antigen. Memory is recalled on antigen
 re-encounter: mature DCs reactivate memory cells as they activate naive ones (same thresholds,
 Zimmermann et al. 1999; ``memory_immature_dc_weight`` > 0 lets antigen-loaded immature DCs count
 too, for the lower need for co-stimulation often claimed), and a reactivated memory cell makes
 effectors after fewer divisions (``memory_divisions``: the shorter lag of Veiga-Fernandes et al.
 2000; Kedl & Mescher 1998). The
 secondary response is larger because the primed pool is many-fold the naive precursors (5-100 fold,
-Ahmed & Gray 1996). Effectors made by memory cells do not return to memory (the pool is formed by
+Ahmed & Gray 1996), and its effectors are better killers (``secondary_share``; see
+``immune/t_cells.py``). Effectors made by memory cells do not return to memory (the pool is formed by
 the primary response only), so recall cannot feed on itself.
 Tolerogenic DCs raise the Treg level; anti-CTLA-4 depletes Tregs. All compartments are counts
 advanced exactly over each step, with the saturating coefficients taken at the step's midpoint.
@@ -34,16 +36,23 @@ class LymphNode:
         self.elimination = blood_elimination_per_day
         self.n = p["divisions"]
         self.m = p["memory_divisions"]
+        self.s = p["memory_maturation_stages"]
         # x = [mature DCs, tolerogenic DCs, naive, memory, generations 0..n-1, blood effectors, Treg level,
         #      activated (cumulative), blood effectors of the primary response, memory generations 0..m-1,
-        #      memory reactivated (cumulative), memory precursors]
-        self.x = np.zeros(10 + self.n + self.m)
+        #      memory reactivated (cumulative), memory precursor stages 0..s-1]
+        self.x = np.zeros(9 + self.n + self.m + self.s)
         self.x[2] = p["naive_precursors"]
         self.x[5 + self.n] = 1.0
 
     @property
     def blood_effectors(self) -> float:
         return float(self.x[4 + self.n])
+
+    @property
+    def secondary_share(self) -> float:
+        """Fraction of the blood effectors made by reactivated memory cells (0 while there is less than one)."""
+        blood, primary = self.x[4 + self.n], self.x[7 + self.n]
+        return float((blood - primary) / blood) if blood - primary >= 1.0 else 0.0
 
     @property
     def treg_level(self) -> float:
@@ -58,7 +67,8 @@ class LymphNode:
         """
         p, n, m, x = self.p, self.n, self.m, self.x
         blood, treg, activated, primary, recalled = 4 + n, 5 + n, 6 + n, 7 + n, 8 + n + m
-        memory_gen, precursors = 8 + n, 9 + n + m  # first generation of reactivated memory cells; precursors
+        memory_gen, precursors = 8 + n, 9 + n + m  # first generation of reactivated memory cells; first precursor stage
+        s = self.s
         priming = (1.0 - p["ctla4_priming_inhibition"] * (1.0 - occ_ctla4)) * (
             p["treg_half_suppression"] / (p["treg_half_suppression"] + x[treg])
         )
@@ -81,8 +91,10 @@ class LymphNode:
         b[0], b[1] = mature_in / dt, tolerogenic_in / dt
         a[2, 2] = -act
         a[precursors, primary] = p["memory_fraction"] * elim
-        a[precursors, precursors] = -1.0 / p["memory_maturation_days"]
-        a[3, precursors] = 1.0 / p["memory_maturation_days"]
+        stage = s / p["memory_maturation_days"]  # exit rate of each precursor stage, 1/day
+        for j in range(s):
+            a[precursors + j, precursors + j] = -stage
+            a[precursors + j + 1 if j + 1 < s else 3, precursors + j] = stage
         a[3, 3] = -recall
         a[4, 2] = a[activated, 2] = act
         a[memory_gen, 3] = a[recalled, 3] = recall
@@ -108,7 +120,7 @@ class LymphNode:
             "ln_mature_dcs": x[0],
             "ln_tolerogenic_dcs": x[1],
             "naive_cd8": x[2],
-            "memory_cd8": x[3] + x[9 + n + m],
+            "memory_cd8": x[3] + x[9 + n + m :].sum(),
             "recall_competent_memory_cd8": x[3],
             "proliferating_cd8": float(x[4 : 4 + n].sum() + x[8 + n : 8 + n + m].sum()),
             "blood_effectors": x[4 + n],

@@ -6,7 +6,10 @@ cells (the chemokines CXCL9/10 that tumour cells make), stay in tissue, and enga
 engagement kills an antigen-bearing cell with ``kill_probability`` x antigenicity, reduced by PD-1
 binding PD-L1 (Hill function; anti-PD-1/PD-L1 occupancy frees the receptor) and by suppressors.
 PD-1-inhibited engagements exhaust the cell; so does spending its kill budget. Each T cell lives a
-drawn lifespan (SPQSP-IO: 10 ± 1.5 days).
+drawn lifespan (SPQSP-IO: 10 ± 1.5 days). Effectors made by reactivated memory cells (secondary
+effectors) kill with a higher probability and a larger budget and need more PD-L1 to be inhibited:
+secondary CD8 cells keep their lytic ability and protect more per cell (Jabbari & Harty 2006), and
+memory CD8 cells have a higher functional avidity (Mayya et al. 2019).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ NEIGHBOURS = np.array([(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)])
 
 
 class EffectorTCells:
-    """Struct of arrays: positions (lattice sites), kills so far, day of death, exhausted flag."""
+    """Struct of arrays: positions (lattice sites), kills so far, day of death, exhausted and secondary flags."""
 
     def __init__(self, p: dict):
         self.p = p
@@ -31,6 +34,7 @@ class EffectorTCells:
         self.kills = np.empty(0, np.int64)
         self.death_day = np.empty(0, float)
         self.exhausted = np.empty(0, bool)
+        self.secondary = np.empty(0, bool)
 
     @property
     def size(self) -> int:
@@ -43,11 +47,12 @@ class EffectorTCells:
         return int(self.exhausted.sum())
 
     def _keep(self, keep: np.ndarray) -> None:
-        for name in ("row", "col", "kills", "death_day", "exhausted"):
+        for name in ("row", "col", "kills", "death_day", "exhausted", "secondary"):
             setattr(self, name, getattr(self, name)[keep])
 
-    def admit(self, n: int, lesion, day: float, rng: np.random.Generator) -> None:
-        """n effectors enter the lesion's tissue: a share at its edge, the rest at random tissue sites."""
+    def admit(self, n: int, lesion, day: float, rng: np.random.Generator, secondary_share: float = 0.0) -> None:
+        """n effectors enter the lesion's tissue: a share at its edge, the rest at random tissue sites;
+        each is a secondary (memory-derived) effector with probability ``secondary_share``."""
         if n == 0:
             return
         rs, cs = lesion.window(pad=0)
@@ -66,6 +71,8 @@ class EffectorTCells:
         self.kills = np.concatenate([self.kills, np.zeros(n, np.int64)])
         self.death_day = np.concatenate([self.death_day, day + life])
         self.exhausted = np.concatenate([self.exhausted, np.zeros(n, bool)])
+        secondary = rng.random(n) < secondary_share if secondary_share > 0 else np.zeros(n, bool)
+        self.secondary = np.concatenate([self.secondary, secondary])
 
     def step(self, lesion, day: float, dt: float, pd1_free: float, suppression: float,
              rng: np.random.Generator) -> None:
@@ -118,8 +125,10 @@ class EffectorTCells:
         site = np.clip(self.row[who] + offset[:, 0], 0, n - 1) * n + np.clip(self.col[who] + offset[:, 1], 0, n - 1)
         target = np.take(lesion.state, site) == LIVE
         who, site = who[target], site[target]
-        inhibition = hill(np.take(lesion.pd_l1, site) * pd1_free, p["pd1_inhibition_half_pd_l1"], p["pd1_hill"])
-        p_kill = (p["kill_probability"] * np.minimum(np.take(lesion.antigenicity, site), 1.0) * (1 - inhibition)
+        secondary = self.secondary[who]
+        half = np.where(secondary, p["pd1_inhibition_half_pd_l1"] * p["secondary_pd1_half_fold"], p["pd1_inhibition_half_pd_l1"])
+        inhibition = hill(np.take(lesion.pd_l1, site) * pd1_free, half, p["pd1_hill"])
+        p_kill = (np.where(secondary, p["secondary_kill_probability"], p["kill_probability"]) * np.minimum(np.take(lesion.antigenicity, site), 1.0) * (1 - inhibition)
                   * (1 - suppression))
         u_kill, u_exhaust = rng.random(who.size), rng.random(who.size)
         killed = u_kill < p_kill
@@ -129,4 +138,4 @@ class EffectorTCells:
         lesion.kill(site[killed][first], APOPTOTIC, quality=1.0, damp_factor=1.0)
         self.kills[killers] += 1
         self.exhausted[who[u_exhaust < p["exhaustion_per_inhibited_engagement"] * inhibition]] = True
-        self.exhausted |= self.kills >= p["kill_budget"]
+        self.exhausted |= self.kills >= np.where(self.secondary, p["secondary_kill_budget"], p["kill_budget"])
