@@ -101,6 +101,7 @@ class AbscopalModel(mesa.Model):
             lesion.spontaneous_death(dt, live)
             lesion.clear_dead(dt)
             lesion.t_cells.admit(entering, lesion, day, rng)
+            # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
             lesion.t_cells.step(lesion, day, dt, pd1_free * lesion.suppressors.pd1_expression,
                                 lesion.suppressors.suppression, rng)
             antigen, damp, apoptotic_share = lesion.antigen_for_dcs(dt)

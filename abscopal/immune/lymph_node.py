@@ -17,8 +17,9 @@ Ahmed & Gray 1996). Effectors made by memory cells do not return to memory (the 
 the primary response only), so recall cannot feed on itself.
 Tolerogenic DCs that carry antigen of apoptotic cells raise the Treg level (Kushwah et al. 2010: DCs
 that engulfed apoptotic cells converted about 4-5 times more naive CD4 cells to Foxp3+ Tregs); so a slow
-freeze, which kills more cells by apoptosis, raises Tregs (Sabel et al. 2010). Anti-CTLA-4 depletes Tregs. All compartments are counts
-advanced exactly over each step, with the saturating coefficients taken at the step's midpoint.
+freeze, which kills more cells by apoptosis, raises Tregs (Sabel et al. 2010). Anti-CTLA-4 depletes Tregs.
+All compartments are counts advanced exactly over each step, with the saturating coefficients taken at the
+step's midpoint.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ class Suppressors:
         self.tregs = relax(self.tregs, treg_influx, p["treg_death_per_day"] + treg_depletion_per_day, dt)
         treg_ratio = self.tregs / max(cd8, 1)
         by_tregs = float(hill(treg_ratio, p["treg_ratio_half_suppression"]))
-        self.pd1_expression = 1.0 - p["treg_pd1_share"] * (1.0 - float(hill(treg_ratio, p["treg_ratio_half_pd1"], p["treg_pd1_hill"])))
+        treg_support = float(hill(treg_ratio, p["treg_ratio_half_pd1"], p["treg_pd1_hill"]))
+        self.pd1_expression = 1.0 - p["treg_pd1_share"] * (1.0 - treg_support)
         by_mdscs = float(hill(self.mdscs / area, p["mdsc_half_suppression_per_mm2"]))
         self.suppression = 1.0 - (1.0 - by_tregs) * (1.0 - by_mdscs)
