@@ -151,6 +151,7 @@ class Lesion:
         self._pixel = (rows[:, None] * nf + rows[None, :]).ravel().astype(np.int32)  # field pixel of each site (flat)
         self.antigen = np.zeros((nf, nf))  # cell-equivalents of intact antigen per field pixel
         self.damp = np.zeros((nf, nf))  # DAMP units per field pixel
+        self.apoptotic_antigen = np.zeros((nf, nf))  # the part of ``antigen`` released by apoptotic cells
         self.ifn = np.zeros((nf, nf))  # effector-equivalents of IFN-γ per field pixel
         self.pixel_mm2 = (self.block * self.cell_um / 1000.0) ** 2
         self.t_cells = EffectorTCells(params["immune"])
@@ -193,13 +194,16 @@ class Lesion:
         n = self.state.shape[0]
         return slice(max(r0 - pad, 0), min(r1 + pad, n)), slice(max(c0 - pad, 0), min(c1 + pad, n))
 
-    def _release(self, sites: np.ndarray, antigen: np.ndarray, damp: float) -> None:
+    def _release(self, sites: np.ndarray, antigen: np.ndarray, damp: float, apoptotic: bool) -> None:
         """Deposit antigen (per cell) and DAMPs (per cell) of dying cells at flat ``sites`` on their field pixels."""
         if sites.size == 0:
             return
         nf = self.antigen.shape[0]
         idx = self._pixel[sites]
-        self.antigen += np.bincount(idx, weights=antigen, minlength=nf * nf).reshape(nf, nf)
+        released = np.bincount(idx, weights=antigen, minlength=nf * nf).reshape(nf, nf)
+        self.antigen += released
+        if apoptotic:
+            self.apoptotic_antigen += released
         self.damp += damp * np.bincount(idx, minlength=nf * nf).reshape(nf, nf)
 
     def live_density(self) -> np.ndarray:
@@ -332,7 +336,8 @@ class Lesion:
         per_cell = rel["necrotic_antigen_per_cell"] if mode == NECROTIC else rel["apoptotic_antigen_per_cell"]
         damp = rel["necrotic_damp_per_cell"] if mode == NECROTIC else rel["apoptotic_damp_per_cell"]
         self.state.reshape(-1)[sites] = mode
-        self._release(sites, per_cell * quality * self.antigenicity.reshape(-1)[sites], damp * damp_factor)
+        self._release(sites, per_cell * quality * self.antigenicity.reshape(-1)[sites], damp * damp_factor,
+                      apoptotic=mode == APOPTOTIC)
 
     def clear_dead(self, dt: float) -> None:
         """Dead cells are cleared (their site becomes free): apoptotic cells by phagocytes, necrotic debris slowly."""
@@ -379,7 +384,7 @@ class Lesion:
     def resect(self) -> None:
         """Surgery: every cell, T cell and field is removed; the lesion no longer draws T cells."""
         self.state[:] = EMPTY
-        for field in (self.antigen, self.damp, self.ifn):
+        for field in (self.antigen, self.apoptotic_antigen, self.damp, self.ifn):
             field[:] = 0.0
         self.t_cells = EffectorTCells(self.params["immune"])
         self.resected = True
@@ -398,6 +403,7 @@ class Lesion:
         """Antigen and DAMPs diffuse and decay; T cells secrete IFN-γ, which diffuses and decays."""
         rel, imm = self.params["release"], self.params["immune"]
         self._diffuse(self.antigen, rel["diffusion_um2_per_s"], rel["antigen_decay_per_day"], dt)
+        self._diffuse(self.apoptotic_antigen, rel["diffusion_um2_per_s"], rel["antigen_decay_per_day"], dt)
         self._diffuse(self.damp, rel["diffusion_um2_per_s"], rel["damp_decay_per_day"], dt)
         k, d = imm["ifn_gamma_decay_per_day"], imm["ifn_gamma_diffusion_um2_per_s"]
         self._diffuse(self.ifn, d, k, dt)
@@ -412,16 +418,17 @@ class Lesion:
             self._diffuse(secreted, d, 0.0, dt / 2)
             self.ifn += secreted
 
-    def antigen_for_dcs(self, dt: float) -> tuple[float, float]:
-        """The antigen (cell-equivalents) and antigen-weighted DAMP level (per site) DCs meet over the
-        coming step: the fields decayed to the step's midpoint."""
+    def antigen_for_dcs(self, dt: float) -> tuple[float, float, float]:
+        """The antigen (cell-equivalents), antigen-weighted DAMP level (per site) and apoptotic share of
+        the antigen (0-1) DCs meet over the coming step: the fields decayed to the step's midpoint."""
         rel = self.params["release"]
         antigen = float(self.antigen.sum())
         if antigen <= 0:
-            return 0.0, 0.0
+            return 0.0, 0.0, 0.0
         damp = float((self.antigen * self.damp).sum()) / antigen / self.block**2
+        apoptotic_share = min(float(self.apoptotic_antigen.sum()) / antigen, 1.0)
         return (antigen * math.exp(-rel["antigen_decay_per_day"] * dt / 2),
-                damp * math.exp(-rel["damp_decay_per_day"] * dt / 2))
+                damp * math.exp(-rel["damp_decay_per_day"] * dt / 2), apoptotic_share)
 
     def update_pd_l1(self, dt: float, live: np.ndarray) -> None:
         """PD-L1 of the cells live at the step's start (flat indices ``live``) relaxes toward its

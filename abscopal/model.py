@@ -97,9 +97,9 @@ class AbscopalModel(mesa.Model):
         p = self.params
         occ = {name: self.pharmacy.occupancy(name, day) for name in ("anti_pd1", "anti_pd_l1", "anti_ctla4")}
         pd1_free = (1.0 - occ["anti_pd1"]) * (1.0 - occ["anti_pd_l1"])
-        treg_depletion = p["lymph_node"]["treg_depletion_per_day_max"] * occ["anti_ctla4"]
+        treg_depletion = p["suppressors"]["treg_depletion_per_day_max"] * occ["anti_ctla4"]  # in lesions
         ln = self.lymph_node
-        mature_in = tolerogenic_in = recruited = 0.0
+        mature_in = tolerogenic_in = apoptotic_tolerogenic_in = recruited = 0.0
         for lesion in self.lesions.values():
             rng = lesion.rng["t_cells"]
             entering = rng.poisson(self.influx_per_day(lesion) * dt) if not lesion.resected else 0
@@ -110,18 +110,23 @@ class AbscopalModel(mesa.Model):
             lesion.spontaneous_death(dt, live)
             lesion.clear_dead(dt)
             lesion.t_cells.admit(entering, lesion, day, rng, ln.secondary_share)
-            lesion.t_cells.step(lesion, day, dt, pd1_free, lesion.suppressors.suppression, rng)
-            m, t = lesion.dcs.step(*lesion.antigen_for_dcs(dt), dt, self.adjuvant_signal(lesion.name, day + dt / 2))
+            # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
+            lesion.t_cells.step(lesion, day, dt, pd1_free * lesion.suppressors.pd1_expression,
+                                lesion.suppressors.suppression, rng)
+            antigen, damp, apoptotic_share = lesion.antigen_for_dcs(dt)
+            m, t = lesion.dcs.step(antigen, damp, dt, self.adjuvant_signal(lesion.name, day + dt / 2), apoptotic_share)
             lesion.update_fields(dt)
             lesion.update_pd_l1(dt, live)
             mature_in += m
             tolerogenic_in += t
+            apoptotic_tolerogenic_in += lesion.dcs.apoptotic_tolerogenic_out
             lesion.suppressors.step(lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level,
                                     treg_depletion, lesion.tissue_area_mm2(), dt,
                                     lesion.injury_inflammation_over(dt), p["inflammation"]["mdsc_capacity_per_mm2"])
             lesion.resolve_inflammation(dt)
         ln.step(mature_in, tolerogenic_in, recruited, occ["anti_ctla4"],
-                p["dendritic_cells"]["lymph_node_death_per_day"], dt)
+                p["dendritic_cells"]["lymph_node_death_per_day"], dt,
+                apoptotic_tolerogenic_in=apoptotic_tolerogenic_in)
 
     def adjuvant_signal(self, lesion: str, day: float) -> float:
         """The adjuvant's DC maturation signal (0-1) in a lesion on a day (0 without an adjuvant)."""

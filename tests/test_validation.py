@@ -133,11 +133,13 @@ def test_abscopal_responses_need_the_combination(default_experiment):
             f"abscopal response rate by day 30, {arm}: {r.responders}/{r.n} = {100 * r.rate:.0f} % "
             f"(95 % Wilson CI {100 * r.ci_low:.0f}-{100 * r.ci_high:.0f} %)"
         )
-    cryo, combo = rate.loc["cryo"], rate.loc["cryo_anti_pd1"]
+    cryo, combo, ctla4 = rate.loc["cryo"], rate.loc["cryo_anti_pd1"], rate.loc["cryo_anti_ctla4"]
     p = stats.fisher_exact([[combo.responders, combo.n - combo.responders], [cryo.responders, cryo.n - cryo.responders]],
                            alternative="greater").pvalue
     VALIDATION_REPORT.append(f"abscopal responses, cryo_anti_pd1 vs cryo: one-sided Fisher exact p {p:.2g}")
     assert cryo.rate <= 0.1 and 0.1 <= combo.rate <= 0.5 and combo.responders >= cryo.responders + 2, VALIDATION_REPORT[-1]
+    # anti-CTLA-4 too (Duffy 2017 gave tremelimumab): some responders, at most about as often as with anti-PD-1
+    assert ctla4.responders >= 1 and ctla4.rate <= 0.5, VALIDATION_REPORT[-2]
 
 
 @pytest.fixture(scope="module")

@@ -55,22 +55,22 @@ def test_fact5a_incomplete_heat_ablation_blunts_anti_pd1(incomplete):
           "fact 5a, residual index lesion change by day 14 under anti-PD-1 (%), uninflamed vs inflamed rim", 5)
 
 
-def test_fact5b_slow_freezing_primes_fewer_t_cells_than_fast(tmp_path_factory):
+def test_fact5b_slow_freezing_primes_fewer_t_cells_and_raises_tregs(tmp_path_factory):
     """Slow freezing: a colder lethal isotherm and half the lethal-zone deaths apoptotic (less antigen, few DAMPs).
 
-    Only the priming is checked. The distant lesion and the systemic Treg level are reported: they barely
-    differ, because DC loading and maturation and the Treg expansion by tolerogenic DCs are near saturation
-    with the defaults (Sabel et al. 2010 saw more Tregs and metastases after slow freezing).
+    Fewer CD8 cells are primed, and DCs carrying apoptotic-cell antigen raise the systemic Treg level
+    (Sabel et al. 2010). The distant lesion is reported only: it barely differs by day 21.
     """
     res = run(tmp_path_factory, "freeze_rate")
     lower(per_arm(res.summary, "primed_cd8_total"), "cryo_slow", "cryo_fast", "fact 5b, CD8 cells primed by day 21", 5)
-    change = per_arm(res.summary, "burden_change_pct")
     ts = res.timeseries
-    treg = at_day(ts, "treg_level", 14, "systemic")
+    for day in (7, 14):
+        treg = {arm: 100 * v for arm, v in at_day(ts, "treg_level", day, "systemic").items()}
+        lower(treg, "cryo_fast", "cryo_slow", f"fact 5b, systemic Treg level on day {day} (% of baseline)", 3)
+    change = per_arm(res.summary, "burden_change_pct")
     VALIDATION_REPORT.append(
         f"fact 5b (not checked): distant lesion change by day 21 fast {change['cryo_fast'].mean():.1f} % vs slow "
-        f"{change['cryo_slow'].mean():.1f} %; systemic Treg level on day 14 fast {treg['cryo_fast'].mean():.3f} vs "
-        f"slow {treg['cryo_slow'].mean():.3f}"
+        f"{change['cryo_slow'].mean():.1f} %"
     )
 
 

@@ -3,6 +3,9 @@
 Loaded DCs stay immature (tolerogenic) unless the DAMPs where the antigen is are high, or an adjuvant
 (a TLR9 agonist, ``abscopal.adjuvant``) stimulates them; mature DCs
 migrate to the tumour-draining lymph node at 4 per day, immature ones slowly (QSP-IO TNBC rates).
+Immature DCs whose cargo is antigen of apoptotic cells (taken up without danger signals) are counted
+apart: in the node they induce Tregs (DCs that engulf apoptotic cells become tolerogenic and convert
+naive CD4 cells to Foxp3+ Tregs: Kushwah et al. 2010; Steinman's steady-state tolerance).
 Counts, not agents: the lesion's DC pool is a compartment advanced exactly over each step.
 """
 
@@ -20,26 +23,36 @@ class LesionDendriticCells:
         self.p = p
         self.immature = 0.0
         self.mature = 0.0
+        self.apoptotic_immature = 0.0  # the immature DCs whose cargo is apoptotic-cell antigen
+        self.apoptotic_tolerogenic_out = 0.0  # of those, DCs that reached the node during the last step
 
-    def step(self, antigen: float, damp_at_antigen: float, dt: float, adjuvant_signal: float = 0.0) -> tuple[float, float]:
-        """Advance by dt days; returns (mature, tolerogenic) DCs that reached the node during the step.
+    def step(self, antigen: float, damp_at_antigen: float, dt: float, adjuvant_signal: float = 0.0,
+             apoptotic_share: float = 0.0) -> tuple[float, float]:
+        """Advance by dt days; returns (mature, tolerogenic) DCs that reached the node during the step
+        (``apoptotic_tolerogenic_out``: the tolerogenic ones loaded with apoptotic-cell antigen).
 
         antigen: the lesion's intact antigen (cell-equivalents); damp_at_antigen: antigen-weighted
         DAMP level per lattice site; adjuvant_signal: maturation signal of an adjuvant (0-1), which
-        combines with the DAMP signal as an independent stimulus.
+        combines with the DAMP signal as an independent stimulus; apoptotic_share: the share of the
+        antigen released by apoptotic cells (0-1).
         """
         p = self.p
         loading = p["loading_per_day_max"] * antigen / (antigen + p["antigen_half_saturation"])
         damp_signal = float(hill(damp_at_antigen, p["damp_half_saturation"], p["damp_hill"]))
         maturation = p["maturation_per_day"] * (1.0 - (1.0 - damp_signal) * (1.0 - adjuvant_signal))
         k_imm, k_mat = p["immature_migration_per_day"], p["mature_migration_per_day"]
-        # x = [immature, mature, to node mature, to node tolerogenic]
+        leave = maturation + k_imm + p["immature_death_per_day"]
+        # x = [immature, mature, to node mature, to node tolerogenic, immature with apoptotic cargo, its to node]
         a = np.array([
-            [-(maturation + k_imm + p["immature_death_per_day"]), 0, 0, 0],
-            [maturation, -(k_mat + p["mature_death_per_day"]), 0, 0],
-            [0, k_mat, 0, 0],
-            [k_imm, 0, 0, 0],
+            [-leave, 0, 0, 0, 0, 0],
+            [maturation, -(k_mat + p["mature_death_per_day"]), 0, 0, 0, 0],
+            [0, k_mat, 0, 0, 0, 0],
+            [k_imm, 0, 0, 0, 0, 0],
+            [0, 0, 0, 0, -leave, 0],
+            [0, 0, 0, 0, k_imm, 0],
         ])
-        x = linear_step(a, np.array([loading, 0, 0, 0]), np.array([self.immature, self.mature, 0, 0]), dt)
-        self.immature, self.mature = x[0], x[1]
+        b = np.array([loading, 0, 0, 0, loading * apoptotic_share, 0])
+        x = linear_step(a, b, np.array([self.immature, self.mature, 0, 0, self.apoptotic_immature, 0]), dt)
+        self.immature, self.mature, self.apoptotic_immature = x[0], x[1], x[4]
+        self.apoptotic_tolerogenic_out = x[5]
         return x[2], x[3]

@@ -17,8 +17,11 @@ secondary response is larger because the primed pool is many-fold the naive prec
 Ahmed & Gray 1996), and its effectors are better killers (``secondary_share``; see
 ``immune/t_cells.py``). Effectors made by memory cells do not return to memory (the pool is formed by
 the primary response only), so recall cannot feed on itself.
-Tolerogenic DCs raise the Treg level; anti-CTLA-4 depletes Tregs. All compartments are counts
-advanced exactly over each step, with the saturating coefficients taken at the step's midpoint.
+Tolerogenic DCs that carry antigen of apoptotic cells raise the Treg level (Kushwah et al. 2010: DCs
+that engulfed apoptotic cells converted about 4-5 times more naive CD4 cells to Foxp3+ Tregs); so a slow
+freeze, which kills more cells by apoptosis, raises Tregs (Sabel et al. 2010). Anti-CTLA-4 depletes Tregs.
+All compartments are counts advanced exactly over each step, with the saturating coefficients taken at the
+step's midpoint.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class LymphNode:
         self.x = np.zeros(9 + self.n + self.m + self.s)
         self.x[2] = p["naive_precursors"]
         self.x[5 + self.n] = 1.0
+        self.treg_inducing_dcs = 0.0  # tolerogenic DCs in the node weighted by their Treg induction
 
     @property
     def blood_effectors(self) -> float:
@@ -59,11 +63,12 @@ class LymphNode:
         return float(self.x[5 + self.n])
 
     def step(self, mature_in: float, tolerogenic_in: float, recruited: float, occ_ctla4: float,
-             dc_death_per_day: float, dt: float) -> None:
+             dc_death_per_day: float, dt: float, apoptotic_tolerogenic_in: float = 0.0) -> None:
         """Advance by dt days.
 
         mature_in, tolerogenic_in: DCs arriving during the step; recruited: effectors that left the
-        blood into lesions during the step; occ_ctla4: anti-CTLA-4 receptor occupancy (0-1).
+        blood into lesions during the step; occ_ctla4: anti-CTLA-4 receptor occupancy (0-1);
+        apoptotic_tolerogenic_in: the tolerogenic DCs among them that carry apoptotic-cell antigen.
         """
         p, n, m, x = self.p, self.n, self.m, self.x
         blood, treg, activated, primary, recalled = 4 + n, 5 + n, 6 + n, 7 + n, 8 + n + m
@@ -84,7 +89,12 @@ class LymphNode:
         k = p["proliferation_per_day"]
         elim = self.elimination
         out_rate = recruited / dt / x[blood] if x[blood] > 0 else 0.0
-        treg_target = 1.0 + p["treg_tolerogenic_expansion"] * float(hill(x[1], p["tolerogenic_dc_half_saturation"]))
+        w = p["treg_induction_without_apoptotic_cargo"]
+        inducing_in = w * tolerogenic_in + (1.0 - w) * apoptotic_tolerogenic_in  # weighted by Treg induction
+        inducing_end = relax(self.treg_inducing_dcs, inducing_in / dt, dc_death_per_day, dt)
+        inducing = 0.5 * (self.treg_inducing_dcs + inducing_end)
+        self.treg_inducing_dcs = inducing_end
+        treg_target = 1.0 + p["treg_tolerogenic_expansion"] * float(hill(inducing, p["tolerogenic_dc_half_saturation"]))
         a = np.zeros((len(x), len(x)))
         b = np.zeros(len(x))
         a[0, 0] = a[1, 1] = -dc_death_per_day
@@ -119,6 +129,7 @@ class LymphNode:
         return {
             "ln_mature_dcs": x[0],
             "ln_tolerogenic_dcs": x[1],
+            "ln_treg_inducing_dcs": self.treg_inducing_dcs,
             "naive_cd8": x[2],
             "memory_cd8": x[3] + x[9 + n + m :].sum(),
             "recall_competent_memory_cd8": x[3],

@@ -2,7 +2,10 @@
 
 Tregs come in with the effectors (a Treg:CD8 ratio of the infiltrate, scaled by the systemic Treg
 level) and suppress killing by their ratio to the CD8 cells there, the ratio that predicts outcome
-in patients (Sato et al. 2005); anti-CTLA-4 depletes them (Fc-mediated, Simpson et al. 2013). MDSCs
+in patients (Sato et al. 2005); anti-CTLA-4 depletes them (Fc-mediated, Simpson et al. 2013). Their
+IL-10 and IL-35 also sustain the inhibitory receptors (PD-1 and others) of the CD8 cells there and so their
+exhaustion (Sawant et al. 2019): a share of the CD8 cells' PD-1 expression falls with the Treg : CD8 ratio
+when Tregs are depleted, which lets anti-CTLA-4 partly lift PD-L1's brake in a lesion. MDSCs
 are recruited toward a capacity per mm² of lesion as inflammation (active effectors per mm²) rises,
 at the QSP-IO TNBC recruitment and death rates, and suppress killing by their density. Sublethal
 injury of the cells that survive an incomplete heat ablation inflames the lesion as well, and
@@ -23,6 +26,7 @@ class Suppressors:
         self.tregs = 0.0
         self.mdscs = 0.0
         self.suppression = 0.0  # fraction by which suppressors reduce the kill probability (0-1)
+        self.pd1_expression = 1.0  # PD-1 of the lesion's CD8 cells relative to that with abundant Tregs (0-1)
 
     def step(self, effectors: int, cd8: int, entering: int, treg_level: float, treg_depletion_per_day: float,
              area_mm2: float, dt: float, injury: float, injury_capacity_per_mm2: float) -> None:
@@ -43,6 +47,9 @@ class Suppressors:
         self.mdscs = relax(self.mdscs, target, recruit + p["mdsc_death_per_day"], dt)
         treg_influx = p["treg_per_recruited_effector"] * treg_level * entering / dt
         self.tregs = relax(self.tregs, treg_influx, p["treg_death_per_day"] + treg_depletion_per_day, dt)
-        by_tregs = float(hill(self.tregs / max(cd8, 1), p["treg_ratio_half_suppression"]))
+        treg_ratio = self.tregs / max(cd8, 1)
+        by_tregs = float(hill(treg_ratio, p["treg_ratio_half_suppression"]))
+        treg_support = float(hill(treg_ratio, p["treg_ratio_half_pd1"], p["treg_pd1_hill"]))
+        self.pd1_expression = 1.0 - p["treg_pd1_share"] * (1.0 - treg_support)
         by_mdscs = float(hill(self.mdscs / area, p["mdsc_half_suppression_per_mm2"]))
         self.suppression = 1.0 - (1.0 - by_tregs) * (1.0 - by_mdscs)
