@@ -38,6 +38,9 @@ T_CELL_COLOURS = {"T cell": "#0072b2", "exhausted T cell": "#009e73"}
 GRID_LEVELS_MAX = 12
 #: Sweeps of at most this many points get a burden panel per point.
 POINTS_MAX = 24
+#: y-axis labels of Kaplan-Meier plots by (endpoints, cumulative).
+ENDPOINT_LABELS = {(frozenset({"pfs"}), False): "progression-free survival",
+                   (frozenset({"distant_response"}), True): "cumulative distant response"}
 #: Dash patterns (on, off in line widths) that tell coinciding Kaplan-Meier curves apart.
 KM_DASHES = ((), (4, 1.5), (1, 1), (5, 1.5, 1, 1.5), (2, 1), (6, 1, 1, 1, 1, 1))
 
@@ -231,17 +234,23 @@ def spider(ts: pd.DataFrame, lesion: str = "distant", ax=None, palette=None, bas
 
 
 # ---- Kaplan-Meier -------------------------------------------------------------------------------
-def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None = None, palette=None):
+def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None = None, palette=None,
+                      cumulative: bool = False):
     """Kaplan-Meier step curves per arm with their confidence bands (``readouts.kaplan_meier`` output).
 
     Censored times are marked "+"; the numbers at risk are listed under the axis, one row per arm named
     on the left; ``logrank_p`` is the legend's title. Curves that coincide stay visible: each arm has its
-    own dash pattern, and earlier arms are drawn wider, under the later ones.
+    own dash pattern, and earlier arms are drawn wider, under the later ones. ``cumulative``: draw 1 - S
+    (the cumulative share with the event, e.g. a distant response), which rises.
     """
     ax = _axes(ax, height=2.8)
     palette = palette or arm_palette(_arms(km_frame))
     groups = list(km_frame.groupby("arm", sort=False))
     widths = np.linspace(2.6, 1.0, len(groups)) if len(groups) > 1 else [1.2]
+    if cumulative:
+        km_frame = km_frame.assign(survival=1 - km_frame["survival"], ci_low=1 - km_frame["ci_high"],
+                                   ci_high=1 - km_frame["ci_low"])
+        groups = list(km_frame.groupby("arm", sort=False))
     for i, ((arm, g), width) in enumerate(zip(groups, widths)):
         dashes = KM_DASHES[i % len(KM_DASHES)]
         ax.step(g["time_day"], g["survival"], where="post", color=palette[arm], label=arm, lw=width,
@@ -255,7 +264,8 @@ def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None =
     ticks = [t for t in ax.get_xticks() if 0 <= t <= km_frame["time_day"].max()]
     ax.set_xticks(ticks)
     endpoint = set(km_frame.get("endpoint", pd.Series(dtype=object)))
-    ax.set_ylabel("progression-free survival" if endpoint == {"pfs"} else "survival probability")
+    ax.set_ylabel(ENDPOINT_LABELS.get((frozenset(endpoint), cumulative), "cumulative incidence" if cumulative
+                                       else "survival probability"))
     ax.set_xlabel(DAY_LABEL)
     if logrank_p is None:
         _legend_outside(ax, handlelength=3.2)
@@ -540,13 +550,21 @@ def _experiment_figures(path: Path):
         yield (f"spider_{lesion}", spider(ts, lesion, palette=palette),
                f"Change in the {lesion} lesion's longest diameter from day 0 per replicate, coloured by arm.")
     tte = readouts.time_to_event(ts, assessments, treated_lesion=treated, events=treated)
-    tte = tte[tte["endpoint"] == "pfs"]
-    test = readouts.logrank(tte)
-    p = test.loc[test["comparison"] == "all", "p_value"]
-    yield ("km_pfs", kaplan_meier_plot(readouts.kaplan_meier(tte), logrank_p=p.iloc[0] if len(p) else None,
-                                       palette=palette),
-           "Kaplan-Meier progression-free survival per arm (RECIST 1.1, assessments every 3 days), 95 % "
-           "bands, + censored; log-rank p over all arms.")
+    captions = {
+        "pfs": ("km_pfs", False, "Kaplan-Meier progression-free survival per arm (RECIST 1.1, assessments every 3 "
+                "days), 95 % bands, + censored; log-rank p over all arms."),
+        "distant_response": ("km_distant_response", True, "Cumulative distant (abscopal) response per arm: "
+                             "1 - Kaplan-Meier estimate of the time to the first assessment (every 3 days) with an "
+                             "untreated lesion at PR or CR by its diameter; 95 % bands, + censored; log-rank p."),
+    }
+    for endpoint, (name, cumulative, caption) in captions.items():
+        part = tte[tte["endpoint"] == endpoint]
+        if not len(part):
+            continue
+        test = readouts.logrank(part)
+        p = test.loc[test["comparison"] == "all", "p_value"]
+        yield (name, kaplan_meier_plot(readouts.kaplan_meier(part), logrank_p=p.iloc[0] if len(p) else None,
+                                       palette=palette, cumulative=cumulative), caption)
     for snap in sorted((path / "snapshots").glob("*.npz")):
         arm = snap.stem.split("__")[0]
         with np.load(snap) as npz:

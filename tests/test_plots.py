@@ -114,6 +114,9 @@ def test_kaplan_meier_plot_numbers_at_risk_and_p_value():
     km = readouts.kaplan_meier(tte)
     ax = plots.kaplan_meier_plot(km, logrank_p=0.0123).axes[0]
     assert ax.get_ylabel() == "progression-free survival"
+    rising = plots.kaplan_meier_plot(km.assign(endpoint="distant_response"), cumulative=True).axes[0]
+    assert rising.get_ylabel() == "cumulative distant response"
+    assert list(rising.get_lines()[0].get_ydata())[-1] == pytest.approx(1 - km.loc[km["arm"] == "a", "survival"].iloc[-1])
     assert ax.get_legend().get_title().get_text() == "log-rank p = 0.012"
     assert legend_texts(ax) == ["a", "b"]
     texts = [t.get_text() for t in ax.texts]
@@ -163,7 +166,8 @@ def test_sobol_bars_with_confidence_intervals():
 def test_plot_results_writes_every_figure_and_an_index(results, tmp_path, fmt):
     written = plots.plot_results(results.path, out=tmp_path, fmt=fmt)
     names = [p.name for p in written]
-    figures = ("tumour_burden", "waterfall_distant", "spider_distant", "km_pfs", "snapshots_control__r0",
+    figures = ("tumour_burden", "waterfall_distant", "spider_distant", "km_pfs", "km_distant_response",
+               "snapshots_control__r0",
                "snapshots_cryo_anti_pd1__r0")
     assert names == [f"{n}.{fmt}" for n in figures] + ["index.md"]
     assert all(p.stat().st_size > 0 for p in written)
@@ -211,7 +215,7 @@ def test_plot_results_of_a_grid_sweep_draws_burden_per_point(tmp_path):
 def test_cli_plot_prints_the_files_written(results, tmp_path, capsys):
     assert main(["plot", str(results.path), "--out", str(tmp_path), "--format", "pdf"]) == 0
     printed = capsys.readouterr().out.split()
-    assert printed[-1] == str(tmp_path / "index.md") and len(printed) == 7
+    assert printed[-1] == str(tmp_path / "index.md") and len(printed) == 8
     assert all((tmp_path / p).stat().st_size > 0 for p in printed)
 
 
