@@ -19,6 +19,7 @@ import math
 
 import mesa
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .adjuvant import Adjuvant
 from .drugs import Drug, Pharmacy
@@ -153,9 +154,14 @@ class AbscopalModel(mesa.Model):
                     self.snapshots[f"{name}/day{self.day:g}/{key}"] = array
 
     def run(self, end_day: float) -> None:
-        """Run until ``end_day`` (relative to day 0), or until the day an early-stopping condition is met."""
-        while self.day < end_day - 1e-9 and not self.check_stop():
-            self.run_until(min(self.time + 1.0, self.time_of(end_day)))
+        """Run until ``end_day`` (relative to day 0), or until the day an early-stopping condition is met.
+
+        On one BLAS thread: the fields' diffusion multiplies small matrices, which more threads only slow
+        down (measured: a default run took 8.3 s wall and 16 s CPU on two threads, 2.1 s on one).
+        """
+        with threadpool_limits(limits=1, user_api="blas"):
+            while self.day < end_day - 1e-9 and not self.check_stop():
+                self.run_until(min(self.time + 1.0, self.time_of(end_day)))
         if self.stop is None and not math.isclose(self.day, end_day):
             raise RuntimeError(f"stopped at day {self.day}, expected {end_day}")
 
