@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
@@ -336,8 +337,11 @@ def parameter_response(summary: pd.DataFrame, parameter: str, lesion: str = "dis
             means = g.groupby(key).agg(x=(parameter, "first"), y=("diameter_change_pct", "mean"))
             ax.plot(means["x"], means["y"], ls="", marker="o", ms=2.5, alpha=0.7, mew=0, color=palette[arm],
                     label=arm)
-    if log_x:
+    if log_x:  # ticks at 1, 2 and 5 times powers of ten, labelled as plain numbers
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     _reference_lines(ax)
     ax.axhline(0, color="0.2", lw=0.6, zorder=0)
     ax.set_xlabel(parameter)

@@ -192,6 +192,10 @@ def test_plot_results_of_a_sweep_draws_responses_and_the_heatmap(tmp_path):
     medians = ax.get_lines()[0].get_ydata()
     assert list(medians) == [0.0, -20.0]  # median over the two replicates at kill 0.1 and 0.3
     assert {-30.0, 20.0} <= hlines(ax)
+    ax = plots.parameter_response(pd.DataFrame(rows), "kill", log_x=True).axes[0]
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all("×" not in t and "^" not in t for t in labels)  # plain numbers on a log axis
 
 
 def test_plot_results_of_a_grid_sweep_draws_burden_per_point(tmp_path):
