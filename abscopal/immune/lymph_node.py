@@ -81,16 +81,17 @@ class LymphNode:
         # so that priming does not lag by a step
         dc_end = relax(x[0], mature_in / dt, dc_death_per_day, dt)
         tol_end = relax(x[1], tolerogenic_in / dt, dc_death_per_day, dt)
-        half, w = p["mature_dc_half_saturation"], p["memory_immature_dc_weight"]
+        half, immature_weight = p["mature_dc_half_saturation"], p["memory_immature_dc_weight"]
         dc_signal = 0.5 * float(hill(x[0], half) + hill(dc_end, half))
-        memory_signal = 0.5 * float(hill(x[0] + w * x[1], half) + hill(dc_end + w * tol_end, half))
+        memory_signal = 0.5 * float(hill(x[0] + immature_weight * x[1], half)
+                                    + hill(dc_end + immature_weight * tol_end, half))
         act = p["activation_per_day_max"] * dc_signal * priming
         recall = p["activation_per_day_max"] * memory_signal * priming
         k = p["proliferation_per_day"]
         elim = self.elimination
         out_rate = recruited / dt / x[blood] if x[blood] > 0 else 0.0
-        w = p["treg_induction_without_apoptotic_cargo"]
-        inducing_in = w * tolerogenic_in + (1.0 - w) * apoptotic_tolerogenic_in  # weighted by Treg induction
+        without_cargo = p["treg_induction_without_apoptotic_cargo"]  # Treg induction relative to apoptotic cargo
+        inducing_in = without_cargo * tolerogenic_in + (1.0 - without_cargo) * apoptotic_tolerogenic_in
         inducing_end = relax(self.treg_inducing_dcs, inducing_in / dt, dc_death_per_day, dt)
         inducing = 0.5 * (self.treg_inducing_dcs + inducing_end)
         self.treg_inducing_dcs = inducing_end
