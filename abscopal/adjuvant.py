@@ -30,7 +30,7 @@ class Adjuvant:
         self.decay_per_day = math.log(2.0) / biology["half_life_days"]
         self.injection_days: list[float] = []
         model.schedule_recurring(
-            self.inject,
+            model.in_order(self.inject),
             Schedule(interval=settings["interval_days"], start=model.time_of(settings["day"]),
                      count=settings["injections"]),
         )

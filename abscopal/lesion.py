@@ -84,6 +84,8 @@ def _within(mask: np.ndarray, radius: float) -> np.ndarray:
     n_rows = mask.shape[0]
     out = runs[rows[0]].copy()
     for dr, half in rows.items():
+        if abs(dr) >= n_rows:  # no row of the array is that far from another (a negative stop would wrap)
+            continue
         if dr > 0:
             out[: n_rows - dr] |= runs[half][dr:]
         elif dr < 0:
@@ -235,18 +237,19 @@ class Lesion:
         (the chain of cells it can push aside).
         """
         t = self.params["tumour"]
+        rs, cs = self.window(pad=1)
+        rim_sites = t["proliferative_rim_um"] / self.cell_um
+        if rs.stop == rs.start:  # no tissue left
+            return
+        if self._rim_day != math.floor(day):  # the outer edge moves about a cell a day: measure it daily
+            self._rim_day = math.floor(day)  # (holes close and T cells find the edge whether it grows or not)
+            self._measure_rim(rs, cs, rim_sites)
+            self._find_box(rs, cs)  # contraction moved edge cells inward
         rate = t["growth_rate_per_day"] * (1.0 + self.params["inflammation"]["proliferation_boost"]
                                            * self.injury_inflammation_over(dt))
         p_div = math.expm1(rate * dt)  # e^(r dt) - 1: exact exponential growth per step
-        if p_div == 0:
+        if p_div == 0 or (self.state[rs, cs] != EMPTY).all():
             return
-        rs, cs = self.window(pad=1)
-        if (self.state[rs, cs] != EMPTY).all():
-            return
-        rim_sites = t["proliferative_rim_um"] / self.cell_um
-        if self._rim_day != math.floor(day):  # the outer edge moves about a cell a day: measure it daily
-            self._rim_day = math.floor(day)
-            self._measure_rim(rs, cs, rim_sites)
         sites = np.flatnonzero((self.state[rs, cs] == LIVE) & self._in_rim[rs, cs])  # window flat indices
         rng = self.rng["growth"]
         divide = rng.random(sites.size) < p_div

@@ -4,7 +4,9 @@ Model time is in days since the first simulated day (``experiment.start_day``); 
 day relative to day 0 (the reference day, usually the ablation). Mesa's step runs once a day: it
 advances the biology by ``24 / time_step_h`` internal steps and records the day. Treatments are
 Mesa events at their day; on a day with both, the day is recorded first, so the record of day 0
-is the state just before a day-0 ablation.
+is the state just before a day-0 ablation. A treatment at a time between two records (a fraction at
+day 0.5) happens in order with the biology: the biology is first advanced to its time, splitting
+the internal step it falls in.
 
 Early stopping (``experiment.stop_when_cleared``, ``experiment.stop_burden_cells``; off by default): the
 run ends after the first day whose record shows no live tumour cell in any lesion (and no metastasis still
@@ -53,6 +55,8 @@ class AbscopalModel(mesa.Model):
         self.snapshots: dict[str, np.ndarray] = {}  # "lesion/dayD/state" etc., see Lesion.snapshot
         self.events: list[dict] = []
         self.lesions: dict[str, Lesion] = {}
+        self.biology_day = float(self.start_day)  # the day up to which the biology has been advanced
+        self._treatment_events: list = []  # see in_order
         for name, spec in params["lesions"].items():
             self.add_lesion(name, spec)
         self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"])
@@ -87,11 +91,31 @@ class AbscopalModel(mesa.Model):
 
     # ---- dynamics ----------------------------------------------------------------------------
     def step(self) -> None:
-        """One day: the internal steps, then the day's record."""
-        dt = 1.0 / self.substeps
-        for k in range(self.substeps):
-            self.advance(self.day - 1.0 + k * dt, dt)
+        """One day: the internal steps (those a treatment earlier today has not run), then the day's record."""
+        self.advance_to(self.day)
         self.record()
+
+    def advance_to(self, day: float) -> None:
+        """Advance the biology from where it stands to ``day`` by the internal steps of each day; a treatment
+        between two steps splits that step, so that treatments and biology happen in order of time."""
+        dt = 1.0 / self.substeps
+        while self.biology_day < day - 1e-9:
+            whole = self.start_day + math.floor(self.biology_day - self.start_day + 1e-9)  # the current day's start
+            k = math.floor((self.biology_day - whole) / dt + 1e-9)  # its internal steps done
+            end = min(whole + (k + 1) * dt, day)
+            self.advance(self.biology_day, end - self.biology_day)
+            self.biology_day = end
+
+    def in_order(self, treatment):
+        """``treatment`` as an event on Mesa's schedule: the biology first catches up to the event's time.
+
+        The model keeps the event alive (Mesa's schedule holds only a weak reference to it)."""
+        def event() -> None:
+            self.advance_to(self.day)
+            treatment()
+
+        self._treatment_events.append(event)
+        return event
 
     def advance(self, day: float, dt: float) -> None:
         """Advance every compartment from ``day`` by ``dt`` days."""

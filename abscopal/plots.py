@@ -160,12 +160,8 @@ def _save(fig, path: Path) -> Path:
 
 
 def _category(change_pct: pd.Series, baseline_mm: pd.Series) -> np.ndarray:
-    """RECIST thresholds on one lesion: CR at -100 %, PR <= -30 %, PD >= +20 % and +5 mm, else SD."""
-    grow_mm = change_pct / 100.0 * baseline_mm
-    return np.select(
-        [change_pct <= -100.0 + 1e-9, change_pct <= readouts.PR_PCT + 1e-9,
-         (change_pct >= readouts.PD_PCT - 1e-9) & (grow_mm >= readouts.PD_MM - 1e-9)],
-        ["CR", "PR", "PD"], "SD")
+    """:func:`readouts.lesion_response` of a lesion given its change in longest diameter (%) from baseline."""
+    return readouts.lesion_response(baseline_mm, baseline_mm * (1.0 + change_pct / 100.0))
 
 
 def waterfall(summary_or_change: pd.DataFrame, lesion: str = "distant", ax=None):
@@ -523,11 +519,11 @@ def _binned(values: pd.Series) -> pd.Series:
 
 
 def _responders(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """One row per run: ``responder`` if any untreated lesion is CR or PR by its diameter at the readout."""
-    untreated = summary[summary["role"] == "untreated"]
-    category = _category(untreated["diameter_change_pct"], untreated["longest_diameter_baseline_mm"])
-    responder = pd.Series(np.isin(category, ["CR", "PR"]), index=untreated.index, name="responder")
-    return untreated[keys].join(responder).groupby(keys, sort=False, dropna=False).any().reset_index()
+    """One row per run with an assessed lesion: ``responder`` if any lesion never treated locally and present at
+    baseline is CR or PR by its diameter at the readout (the summary's ``abscopal_responder``)."""
+    assessed = summary[summary["abscopal_responder"].notna()]
+    responder = assessed["abscopal_responder"].astype(bool).rename("responder")
+    return assessed[keys].join(responder).groupby(keys, sort=False, dropna=False).any().reset_index()
 
 
 def _experiment_figures(path: Path):
@@ -540,12 +536,12 @@ def _experiment_figures(path: Path):
     yield ("tumour_burden", burden_figure(res),
            "Live tumour cells per lesion and arm over time: median, 50 % and 90 % bands over replicates; "
            "dashed line: ablation, triangles: doses.")
-    ablated = set(events.loc[events["kind"] == "ablation", "target"]) if len(events) else set()
+    treated_somewhere = set(readouts.lesion_roles(events)["lesion"])  # in some arm: not an abscopal lesion
     lesions = ts[(ts["lesion"] != readouts.SYSTEMIC) & (ts["time_day"] <= 0)]["lesion"]
     end = ts["time_day"].max()
     assessments = np.arange(3.0, end + 1e-9, 3.0)
     treated = events if len(events) else None
-    untreated = [name for name in dict.fromkeys(lesions) if name not in ablated] if len(assessments) else []
+    untreated = [name for name in dict.fromkeys(lesions) if name not in treated_somewhere] if len(assessments) else []
     for lesion in untreated:
         change = pd.concat([readouts.abscopal_response(ts, treated, day=d) for d in assessments])
         yield (f"waterfall_{lesion}", waterfall_by_arm(change, lesion, palette=palette),
@@ -594,13 +590,14 @@ def _sweep_figures(path: Path, manifest: dict, summary: pd.DataFrame):
     from .sweep import SweepResults
 
     params = _sweep_parameters(manifest, summary)
-    untreated = list(dict.fromkeys(summary.loc[summary["role"] == "untreated", "lesion"]))
+    abscopal = summary[summary["role"] == readouts.UNTREATED]  # a lesion's response where no local event touched it
+    untreated = list(dict.fromkeys(abscopal["lesion"]))
     palette = arm_palette(_arms(summary))
     sample = manifest.get("sweep", {}).get("sample", {})
     for lesion in untreated:
         for key in params:
             log_x = isinstance(sample.get(key), dict) and sample[key].get("scale") == "log"
-            fig = parameter_response(summary, key, lesion, palette=palette, log_x=log_x)
+            fig = parameter_response(abscopal, key, lesion, palette=palette, log_x=log_x)
             yield (f"response_{lesion}_{_file_name(key)}", fig,
                    f"Change in the {lesion} lesion's longest diameter at the readout against {key}, per arm "
                    f"(grid: median and 25-75 % range over runs; sampled: one dot per point, mean of replicates); "
@@ -645,7 +642,7 @@ def _sensitivity_figures(path: Path, summary: pd.DataFrame):
     method = spec.get("method")
     if method not in ("sobol", "morris") or spec.get("grid"):
         return
-    untreated = summary.loc[summary["role"] == "untreated", ["arm", "lesion"]].drop_duplicates()
+    untreated = summary.loc[summary["role"] == readouts.UNTREATED, ["arm", "lesion"]].drop_duplicates()
     for arm, lesion in untreated.itertuples(index=False):
         indices = sensitivity(res, output=f"{lesion}_change_pct", arm=arm)
         fig = sobol_bars(indices) if method == "sobol" else morris_plot(indices)

@@ -46,6 +46,9 @@ import pandas as pd
 from scipy import stats
 
 __all__ = [
+    "lesion_roles",
+    "lesion_response",
+    "summarise_run",
     "burden_change",
     "recist",
     "best_overall_response",
@@ -62,11 +65,16 @@ DEFAULT_BY = ("arm", "replicate")
 SYSTEMIC = "systemic"
 TOTAL = "total"  # burden_change: the sum of all real lesions
 ANY = "any"  # abscopal_response: the patient-level row (any untreated lesion responds)
+MEASURED, SEEDED_AFTER_READOUT = "measured", "seeded_after_readout"  # summarise_run: readout_status
 
 PR_PCT = -30.0  # RECIST 1.1 partial response: <= -30 % from the baseline sum
 PD_PCT = 20.0  # RECIST 1.1 progression: >= +20 % over the nadir ...
 PD_MM = 5.0  # ... and >= +5 mm absolute
 _EPS = 1e-9
+
+UNTREATED = "untreated"  # the role of a lesion no local event touched
+ABLATION_ROLES = {"cryo": "ablated", "heat": "ablated", "radiotherapy": "irradiated"}  # by modality
+LOCAL_EVENT_ROLES = {"resection": "resected", "adjuvant": "injected"}  # other local events, by kind
 
 _RANK = {"CR": 0, "iCR": 0, "PR": 1, "iPR": 1, "SD": 2, "iSD": 2, "PD": 3, "iUPD": 3, "iCPD": 3, "NE": 4}
 
@@ -114,12 +122,17 @@ def _groupby(frame: pd.DataFrame, keys: list[str]):
     return frame.groupby(keys, dropna=False, sort=False)
 
 
-def _single_lesion_response(base_mm: pd.Series, now_mm: pd.Series) -> np.ndarray:
-    """RECIST thresholds applied to one lesion against its own baseline (no nadir)."""
+def lesion_response(baseline_mm, diameter_mm) -> np.ndarray:
+    """RECIST 1.1 thresholds applied to one lesion against its own baseline diameter (no nadir).
+
+    CR at 0 mm, PR at <= -30 %, PD at >= +20 % and >= +5 mm, else SD; NE when the baseline is not > 0 mm
+    or the diameter is missing. The one response categorisation of a single lesion (readouts, summary, plots).
+    """
+    base_mm, now_mm = np.asarray(baseline_mm, float), np.asarray(diameter_mm, float)
     grow = now_mm - base_mm
     return np.select(
         [
-            ~(base_mm > 0),
+            ~(base_mm > 0) | np.isnan(now_mm),
             now_mm <= _EPS,
             grow <= PR_PCT / 100.0 * base_mm + _EPS,
             (grow >= PD_PCT / 100.0 * base_mm - _EPS) & (grow >= PD_MM - _EPS),
@@ -134,25 +147,52 @@ def _event_lesions(events: pd.DataFrame, kind: str) -> pd.DataFrame:
 
     The event log names the lesion in ``lesion`` or (as the simulator writes it) ``target``.
     """
-    ev = events[events["kind"] == kind] if "kind" in events.columns else events
+    ev = events[events["kind"] == kind] if kind is not None and "kind" in events.columns else events
     if "lesion" not in ev.columns and "target" in ev.columns:
         ev = ev.rename(columns={"target": "lesion"})
     return ev
 
 
-def _treated_mask(frame: pd.DataFrame, treated, keys: list[str]) -> pd.Series:
-    """True for rows of ``frame`` (with a ``lesion`` column) whose lesion is a treated one.
+def lesion_roles(events: pd.DataFrame, by=()) -> pd.DataFrame:
+    """The local treatments of every lesion a local event touched, per group x lesion.
 
-    ``treated``: a lesion name, names, or an events frame (its ``kind == "ablation"`` rows name the treated
-    lesion of each arm, matched on the ``by`` columns the events frame has).
+    Local events: ``ablation`` (``modality`` cryo or heat: "ablated"; radiotherapy: "irradiated"),
+    ``resection`` ("resected") and ``adjuvant`` (an intratumoral injection: "injected"); doses, new
+    metastases and stops are not local. A lesion treated at any time of the run counts, even after the
+    readout: abscopal endpoints use only lesions never treated locally. Columns: by... (those the events
+    frame has), ``lesion``, ``local_treatments`` (the distinct treatments in order of time, joined by "+",
+    e.g. "ablated+resected"), ``role`` (the first of them; lesions not listed are "untreated").
+    """
+    keys = [by] if isinstance(by, str) else list(by or ())
+    cols = [*(k for k in keys if k in events.columns), "lesion", "local_treatments", "role"]
+    if not len(events) or "kind" not in events.columns:
+        return pd.DataFrame(columns=cols)
+    ev = _event_lesions(events, None)
+    modality = ev["modality"] if "modality" in ev.columns else pd.Series(None, index=ev.index, dtype=object)
+    ablated = modality.map(ABLATION_ROLES).fillna("ablated")  # an ablation without a modality: "ablated"
+    role = ev["kind"].map(LOCAL_EVENT_ROLES).where(ev["kind"] != "ablation", ablated)
+    ev = ev.assign(role=role)[role.notna()]
+    if "day" in ev.columns:
+        ev = ev.sort_values("day", kind="stable")
+    group = cols[:-2]
+    ev = ev.drop_duplicates([*group, "role"])
+    out = _groupby(ev, group).agg(local_treatments=("role", "+".join), role=("role", "first")).reset_index()
+    return out[cols]
+
+
+def _treated_mask(frame: pd.DataFrame, treated, keys: list[str]) -> pd.Series:
+    """True for rows of ``frame`` (with a ``lesion`` column) whose lesion was treated locally.
+
+    ``treated``: a lesion name, names, or an events frame (its local events, see :func:`lesion_roles`,
+    name the treated lesions of each group, matched on the ``by`` columns the events frame has).
     """
     if treated is None:
         return pd.Series(False, index=frame.index)
     if isinstance(treated, pd.DataFrame):
-        ev = _event_lesions(treated, "ablation")
-        common = [k for k in keys if k in ev.columns]
-        ev = ev[[*common, "lesion"]].drop_duplicates().assign(_treated=True)
-        merged = frame[[*common, "lesion"]].merge(ev, on=[*common, "lesion"], how="left")
+        roles = lesion_roles(treated, keys)
+        common = [k for k in keys if k in roles.columns]
+        roles = roles[[*common, "lesion"]].assign(_treated=True)
+        merged = frame[[*common, "lesion"]].merge(roles, on=[*common, "lesion"], how="left")
         return pd.Series(merged["_treated"].notna().to_numpy(), index=frame.index)
     names = {treated} if isinstance(treated, str) else set(treated)
     return frame["lesion"].isin(names)
@@ -163,10 +203,12 @@ def burden_change(ts: pd.DataFrame, baseline_day: float = 0.0, day: float | None
                   by=DEFAULT_BY) -> pd.DataFrame:
     """Tumour burden and longest diameter per group x lesion at baseline and at ``day``, and their change.
 
-    Baseline is the last record at or before ``baseline_day``; the readout the last record at or before
-    ``day`` (default: each lesion's last record). A lesion seeded after the baseline day counts 0 cells and
-    0 mm at baseline (``baseline_day`` NaN, changes NaN). A ``"total"`` row per group sums cells and
-    diameters of the real lesions. Lesions with no record at or before ``day`` are left out.
+    Baseline is the last record at or before ``baseline_day``; a lesion seeded after the baseline day is
+    measured from its first record (``baseline_day`` is then that record's day). The readout is the last
+    record at or before ``day`` (default: each lesion's last record). A ``"total"`` row per group sums
+    cells and diameters of the real lesions; its baseline counts only the lesions present at the baseline
+    day (a lesion seeded later adds to the total's change). Lesions with no record at or before ``day``
+    are left out.
 
     Columns: by..., ``lesion``, ``baseline_day``, ``day`` (days of the records used),
     ``tumor_cells_baseline``, ``tumor_cells`` (cells), ``longest_diameter_baseline_mm``,
@@ -177,16 +219,19 @@ def burden_change(ts: pd.DataFrame, baseline_day: float = 0.0, day: float | None
     cols = [*keys, "lesion", "time_day", "tumor_cells", "longest_diameter_mm"]
     end = _snapshot(les, keys, day)[cols]
     base = _snapshot(les, keys, baseline_day)[cols]
+    first = les.drop_duplicates([*keys, "lesion"], keep="first")[cols]
+    base = pd.concat([base, first], ignore_index=True).drop_duplicates([*keys, "lesion"], keep="first")
     out = end.merge(base, on=[*keys, "lesion"], how="left", suffixes=("", "_baseline"))
     out = out.rename(columns={"time_day": "day", "time_day_baseline": "baseline_day",
                               "longest_diameter_mm_baseline": "longest_diameter_baseline_mm"})
-    out[["tumor_cells_baseline", "longest_diameter_baseline_mm"]] = (
-        out[["tumor_cells_baseline", "longest_diameter_baseline_mm"]].fillna(0.0))
-    total = _groupby(out, keys).agg(
-        baseline_day=("baseline_day", "max"), day=("day", "max"),
+    present = out["baseline_day"] <= baseline_day + _EPS
+    total = _groupby(out.assign(
+        _bd=out["baseline_day"].where(present),
+        _bc=out["tumor_cells_baseline"].where(present, 0.0),
+        _bm=out["longest_diameter_baseline_mm"].where(present, 0.0)), keys).agg(
+        baseline_day=("_bd", "max"), day=("day", "max"),
         tumor_cells=("tumor_cells", "sum"), longest_diameter_mm=("longest_diameter_mm", "sum"),
-        tumor_cells_baseline=("tumor_cells_baseline", "sum"),
-        longest_diameter_baseline_mm=("longest_diameter_baseline_mm", "sum"),
+        tumor_cells_baseline=("_bc", "sum"), longest_diameter_baseline_mm=("_bm", "sum"),
     ).reset_index().assign(lesion=TOTAL)
     out = pd.concat([out, total], ignore_index=True)
     out["tumor_cells_change_pct"] = _pct(out["tumor_cells"], out["tumor_cells_baseline"])
@@ -403,8 +448,9 @@ def abscopal_response(ts: pd.DataFrame, treated_lesion="index", day: float | Non
                       baseline_day: float = 0.0, by=DEFAULT_BY) -> pd.DataFrame:
     """Response of each untreated lesion by its own longest diameter (single-lesion RECIST thresholds).
 
-    ``treated_lesion``: name(s) of the treated lesion, or an events frame (its ablation rows name it per
-    arm in ``lesion`` or ``target``). Every other lesion present at baseline with a diameter > 0 mm is
+    ``treated_lesion``: name(s) of the treated lesion, or an events frame (its local events, ablation,
+    resection and adjuvant injection, name the treated lesions per arm in ``lesion`` or ``target``; see
+    :func:`lesion_roles`). Every other lesion present at baseline with a diameter > 0 mm is
     assessed at ``day`` (last record at or before it, default the last record) against its baseline (last
     record at or before ``baseline_day``): CR at 0 mm, PR at <= -30 %, PD at >= +20 % and >= +5 mm, else
     SD. Lesions seeded after baseline are not assessed. A row ``lesion == "any"`` per group says whether
@@ -416,11 +462,12 @@ def abscopal_response(ts: pd.DataFrame, treated_lesion="index", day: float | Non
     """
     keys = _keys(by, ts)
     bc = burden_change(ts, baseline_day=baseline_day, day=day, by=keys)
-    bc = bc[(bc["lesion"] != TOTAL) & bc["baseline_day"].notna() & (bc["longest_diameter_baseline_mm"] > 0)]
+    present = bc["baseline_day"] <= baseline_day + _EPS  # lesions seeded later are not assessed
+    bc = bc[(bc["lesion"] != TOTAL) & present & (bc["longest_diameter_baseline_mm"] > 0)]
     bc = bc[~_treated_mask(bc, treated_lesion, keys).to_numpy()]
     out = bc[[*keys, "lesion", "baseline_day", "day", "longest_diameter_baseline_mm", "longest_diameter_mm",
               "longest_diameter_change_pct"]].copy()
-    out["response"] = _single_lesion_response(out["longest_diameter_baseline_mm"], out["longest_diameter_mm"])
+    out["response"] = lesion_response(out["longest_diameter_baseline_mm"], out["longest_diameter_mm"])
     out["responder"] = out["response"].isin(["CR", "PR"])
     ranked = out.assign(_rank=out["response"].map(_RANK)).sort_values("_rank", kind="stable")
     best = ranked.drop_duplicates(keys, keep="first")[[*keys, "response"]]
@@ -662,3 +709,49 @@ def immune_readouts(ts: pd.DataFrame, day: float | None = None, by=DEFAULT_BY) -
     out["cd8_treg_ratio"] = out["effector_t_cells"] / out["tregs"].where(out["tregs"] > 0)
     cols = [*keys, "lesion", "day", "effector_t_cells_peak", "effector_peak_day", *state, "cd8_treg_ratio"]
     return _order(out, ts, keys)[cols]
+
+
+# ---- the run summary ----------------------------------------------------------------------------
+def summarise_run(ts: pd.DataFrame, readout_day: float, baseline_day: float = 0.0, events=()) -> pd.DataFrame:
+    """One row per lesion of one run at the readout day: the rows of ``summary.parquet``.
+
+    Every number comes from the readouts above, so the summary and the readouts agree: burden and longest
+    diameter at baseline (``baseline_day``; a lesion seeded later: its first record) and at the last record
+    at or before ``readout_day`` (:func:`burden_change`); the effector peak up to the readout and PD-L1 at
+    it (:func:`immune_readouts`); ``role`` and ``local_treatments`` (:func:`lesion_roles`); ``response``
+    (:func:`lesion_response`) and ``abscopal_responder`` (:func:`abscopal_response`: True/False for a
+    lesion never treated locally and present at baseline, missing for the others). A lesion seeded after
+    the readout day gets a row with missing readouts and ``readout_status`` "seeded_after_readout" (else
+    "measured"). ``events``: the run's event log (dicts or a frame); its ``stop`` entry gives
+    ``stop_reason`` and ``stop_day``, else they are "end_day" and the last recorded day.
+    """
+    ev = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
+    run, keys = ts.assign(_run=0), ["_run"]
+    names = pd.DataFrame({"lesion": list(dict.fromkeys(_lesions(ts)["lesion"]))})
+    out = names.merge(lesion_roles(ev)[["lesion", "local_treatments", "role"]], on="lesion", how="left")
+    out["role"] = out["role"].fillna(UNTREATED)
+    out["local_treatments"] = out["local_treatments"].fillna("")
+    bc = burden_change(run, baseline_day, readout_day, by=keys).rename(columns={
+        "day": "readout_day", "tumor_cells": "tumor_cells_readout", "longest_diameter_mm": "longest_diameter_readout_mm",
+        "tumor_cells_change_pct": "burden_change_pct", "longest_diameter_change_pct": "diameter_change_pct"})
+    imm = immune_readouts(run, day=readout_day, by=keys).rename(columns={"pd_l1_mean": "pd_l1_readout"})
+    ab = abscopal_response(run, ev, day=readout_day, baseline_day=baseline_day, by=keys)
+    ab = ab.loc[ab["lesion"] != ANY, ["lesion", "responder"]].rename(columns={"responder": "abscopal_responder"})
+    out = (out.merge(bc.drop(columns="_run"), on="lesion", how="left")
+           .merge(imm[["lesion", "effector_t_cells_peak", "pd_l1_readout"]], on="lesion", how="left")
+           .merge(ab, on="lesion", how="left"))
+    out = out.astype({c: float for c in ("baseline_day", "readout_day", "tumor_cells_baseline", "tumor_cells_readout",
+                                          "longest_diameter_baseline_mm", "longest_diameter_readout_mm",
+                                          "effector_t_cells_peak", "pd_l1_readout")})
+    out["response"] = lesion_response(out["longest_diameter_baseline_mm"], out["longest_diameter_readout_mm"])
+    out["abscopal_responder"] = out["abscopal_responder"].astype("boolean")
+    out["readout_status"] = np.where(out["readout_day"].notna(), MEASURED, SEEDED_AFTER_READOUT).astype(object)
+    systemic = ts[(ts["lesion"] == SYSTEMIC) & (ts["time_day"] <= readout_day + _EPS)].sort_values("time_day")
+    out["primed_cd8_total"] = float(systemic["primed_cd8_total"].iloc[-1])
+    stop = ev[ev["kind"] == "stop"] if len(ev) else ev
+    out["stop_reason"] = stop["reason"].iloc[0] if len(stop) else "end_day"
+    out["stop_day"] = float(stop["day"].iloc[0] if len(stop) else ts["time_day"].max())
+    return out[["lesion", "role", "local_treatments", "baseline_day", "readout_day", "tumor_cells_baseline",
+                "tumor_cells_readout", "longest_diameter_baseline_mm", "longest_diameter_readout_mm",
+                "effector_t_cells_peak", "pd_l1_readout", "burden_change_pct", "diameter_change_pct", "response",
+                "abscopal_responder", "readout_status", "primed_cd8_total", "stop_reason", "stop_day"]]

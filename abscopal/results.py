@@ -6,58 +6,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import individual, store
+from . import individual, readouts, store
 
 
-def _pct(new: pd.Series, old: pd.Series) -> pd.Series:
-    return 100.0 * (new - old) / old.where(old > 0)
-
-
-def summarise_run(ts: pd.DataFrame, params: dict, readout_day: float, events: list[dict] = ()) -> pd.DataFrame:
-    """One row per lesion of one run: burden and longest diameter at baseline and readout, and their change.
-
-    Baseline is the day of the ablation (day 0 when the arm has none); a lesion seeded later uses its
-    first day. The treated lesion is the ablated one. ``events``: the run's event log; its ``stop`` entry
-    (early stopping) gives ``stop_reason`` and ``stop_day``, else they are "end_day" and the last day. A run
-    that stopped before the readout day reads out at its last day.
-    """
+def reference_day(params: dict) -> float:
+    """The arm's baseline day for the summary: the day of its ablation (its first fraction), else day 0."""
     ablation = params.get("ablation")
-    baseline_day = ablation["day"] if ablation else 0.0
-    treated = ablation["lesion"] if ablation else None
-    lesions = ts[ts["lesion"] != "systemic"]
-    rows = []
-    for name, g in lesions.groupby("lesion", sort=False):
-        g = g.sort_values("time_day")
-        base = g[g["time_day"] <= baseline_day]
-        base = base.iloc[-1] if len(base) else g.iloc[0]
-        read = g[g["time_day"] <= readout_day].iloc[-1]
-        rows.append({
-            "lesion": name,
-            "role": "treated" if name == treated else "untreated",
-            "baseline_day": base["time_day"],
-            "readout_day": read["time_day"],
-            "tumor_cells_baseline": base["tumor_cells"],
-            "tumor_cells_readout": read["tumor_cells"],
-            "longest_diameter_baseline_mm": base["longest_diameter_mm"],
-            "longest_diameter_readout_mm": read["longest_diameter_mm"],
-            "effector_t_cells_peak": g["effector_t_cells"].max(),
-            "pd_l1_readout": read["pd_l1_mean"],
-        })
-    out = pd.DataFrame(rows)
-    out["burden_change_pct"] = _pct(out["tumor_cells_readout"], out["tumor_cells_baseline"])
-    out["diameter_change_pct"] = _pct(out["longest_diameter_readout_mm"], out["longest_diameter_baseline_mm"])
-    systemic = ts[ts["lesion"] == "systemic"]
-    out["primed_cd8_total"] = systemic.loc[systemic["time_day"] <= readout_day, "primed_cd8_total"].iloc[-1]
-    stop = next((e for e in events if e["kind"] == "stop"), None)
-    out["stop_reason"] = stop["reason"] if stop else "end_day"
-    out["stop_day"] = float(stop["day"] if stop else ts["time_day"].max())
-    return out
+    return float(ablation["day"]) if ablation else 0.0
 
 
 def summarise_file(out: Path, run: dict, params: dict, readout_day: float, ids: dict) -> pd.DataFrame:
-    """summarise_run of one run's file, with the identifying columns (``ids``: arm, replicate, ...) first
-    and the individual's drawn factors (``individual_<trait>``) last."""
-    s = summarise_run(pd.read_parquet(Path(out) / run["file"]), params, readout_day, run.get("events", ()))
+    """:func:`readouts.summarise_run` of one run's file (baseline: :func:`reference_day`), with the identifying
+    columns (``ids``: arm, replicate, ...) first and the individual's drawn factors (``individual_<trait>``) last."""
+    s = readouts.summarise_run(pd.read_parquet(Path(out) / run["file"]), readout_day, reference_day(params),
+                               run.get("events", ()))
     for i, (key, value) in enumerate(ids.items()):
         s.insert(i, key, value)
     for key, value in individual.columns(run.get("individual", {})).items():

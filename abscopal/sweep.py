@@ -44,7 +44,7 @@ Output folder:
                       killed sweep loses none); folded into manifest.json and removed at the end
   points.parquet      point id and the value of every axis
   runs/<point>__<arm>__r<rep>.parquet   one run's time series (the format of ``abscopal run``), written by the worker
-  summary.parquet     one row per point x arm x replicate x lesion (results.summarise_run) plus the axis values
+  summary.parquet     one row per point x arm x replicate x lesion (readouts.summarise_run) plus the axis values
 Resume (``run(..., resume=True)``, ``abscopal sweep --resume``) runs only runs that are missing or failed
 (by manifest.json and runs.jsonl), and refuses when the folder was written for another config (its hash differs).
 """

@@ -34,11 +34,11 @@ class Ablation:
         at = model.time_of(settings["day"])
         if modality == "radiotherapy":
             model.schedule_recurring(
-                self.apply,
+                model.in_order(self.apply),
                 Schedule(interval=settings["fraction_interval_days"], start=at, count=settings["fractions"]),
             )
         else:
-            model.schedule_event(self.apply, at=at)
+            model.schedule_event(model.in_order(self.apply), at=at)
 
     def apply(self) -> None:
         lesion = self.model.lesions[self.settings["lesion"]]
@@ -53,7 +53,7 @@ class Dosing:
         self.model = model
         self.drug = drug
         model.schedule_recurring(
-            self.give,
+            model.in_order(self.give),
             Schedule(interval=schedule["interval_days"], start=model.time_of(schedule["start_day"]),
                      count=schedule["doses"]),
         )
@@ -69,7 +69,7 @@ class Resection:
     def __init__(self, model, settings: dict):
         self.model = model
         self.lesion = settings["lesion"]
-        model.schedule_event(self.apply, at=model.time_of(settings["day"]))
+        model.schedule_event(model.in_order(self.apply), at=model.time_of(settings["day"]))
 
     def apply(self) -> None:
         self.model.lesions[self.lesion].resect()
@@ -87,7 +87,7 @@ class Metastasis:
         self.model = model
         self.name = name
         self.spec = spec
-        model.schedule_event(self.apply, at=model.time_of(spec["day"]))
+        model.schedule_event(model.in_order(self.apply), at=model.time_of(spec["day"]))
 
     def apply(self) -> None:
         self.model.add_lesion(self.name, self.spec)

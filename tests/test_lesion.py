@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
 from abscopal.config import resolve
@@ -30,6 +33,30 @@ def test_rim_depth_masks_match_the_distance_transform(radius):
     filled = ndimage.binary_fill_holes(blobs(1))
     depth = ndimage.distance_transform_edt(filled).astype(np.float32)
     assert (_within(~filled, radius) == (depth <= radius)).all()
+
+
+def within_brute_force(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Sites whose (float32) Euclidean distance to some True site of ``mask`` is at most ``radius``."""
+    r, c = np.indices(mask.shape)
+    tr, tc = np.nonzero(mask)
+    d = np.sqrt((r.ravel()[:, None] - tr) ** 2 + (c.ravel()[:, None] - tc) ** 2).astype(np.float32)
+    return (d <= radius).any(axis=1).reshape(mask.shape) if tr.size else np.zeros_like(mask)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mask=st.tuples(st.integers(1, 12), st.integers(1, 12)).flatmap(lambda shape: arrays(bool, shape)),
+       radius=st.floats(0.0, 14.0))
+def test_within_is_the_brute_force_disc_for_any_mask_shape_and_radius(mask, radius):
+    assert (_within(mask, radius) == within_brute_force(mask, radius)).all()
+
+
+def test_within_a_window_of_fewer_rows_than_the_radius():
+    """A lesion's tissue window of <= 6 rows: a negative slice stop used to wrap around (issue 8)."""
+    mask = np.zeros((5, 30), bool)
+    mask[0, 0] = True
+    out = _within(mask, 8.0)
+    assert (out == within_brute_force(mask, 8.0)).all()
+    assert not _within(np.zeros((5, 30), bool), 8.0).any()
 
 
 @pytest.mark.parametrize("sigma", [0.7, 4.1, 25.0])

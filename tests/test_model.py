@@ -168,3 +168,31 @@ def test_halving_the_time_step_does_not_change_the_outcome_beyond_noise():
     a, b = outcomes[6], outcomes[3]
     noise = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
     assert abs(a.mean() - b.mean()) < max(4 * noise, 0.03 * a.mean()), (a, b)
+
+
+def test_a_treatment_between_two_records_happens_in_order_with_the_biology(monkeypatch):
+    """Radiotherapy fractions 0.4 days apart used to act before the biology of their day (issue 8): now the
+    biology is advanced to each fraction's time first, splitting the internal step it falls in."""
+    from abscopal import treatments
+
+    cfg = small_config(end_day=2, readout_day=2)
+    cfg["arms"]["control"]["ablation"] = {"modality": "radiotherapy", "lesion": "index", "day": 0,
+                                          "dose_per_fraction_gy": 2, "fractions": 3, "fraction_interval_days": 0.4}
+    exp = resolve(cfg)
+    steps, fractions = [], []
+    advance, apply = AbscopalModel.advance, treatments.Ablation.apply
+    monkeypatch.setattr(AbscopalModel, "advance", lambda self, day, dt: (steps.append((day, dt)), advance(self, day, dt)))
+    monkeypatch.setattr(treatments.Ablation, "apply",
+                        lambda self: (fractions.append((self.model.day, self.model.biology_day)), apply(self)))
+    for arm in ("control", "cryo_anti_pd1"):
+        steps.clear()
+        model = AbscopalModel(exp.arms[arm], exp.settings, replicate_seed(3, 0))
+        model.run(2)
+        if arm == "control":
+            assert [day for day, _ in fractions] == pytest.approx([0.0, 0.4, 0.8])
+            assert all(biology == pytest.approx(day) for day, biology in fractions)
+            day0 = [value for d, dt in steps if 0 <= d < 1 for value in (d, dt)]
+            assert day0 == pytest.approx([0, 0.25, 0.25, 0.15, 0.4, 0.1, 0.5, 0.25, 0.75, 0.05, 0.8, 0.2])
+        else:  # treatments on whole days leave the internal steps as they were
+            assert steps == [(-2 + k * 0.25, 0.25) for k in range(16)]
+        assert sum(dt for _, dt in steps) == pytest.approx(4.0) and model.biology_day == 2.0

@@ -178,10 +178,11 @@ def test_plot_results_writes_every_figure_and_an_index(results, tmp_path, fmt):
 def test_plot_results_of_a_sweep_draws_responses_and_the_heatmap(tmp_path):
     rows = [{"point": 2 * (kill > 0.2) + (margin > 0), "arm": "cryo", "replicate": r, "lesion": lesion, "role": role,
              "diameter_change_pct": change, "longest_diameter_baseline_mm": 7.0, "kill": kill, "margin": margin,
+             "abscopal_responder": pd.NA if role != "untreated" else change <= -30.0,
              "stop_reason": "end_day"}  # a column the swept keys do not name is not a parameter
             for kill in (0.1, 0.3) for margin in (0.0, 5.0) for r in range(2)
-            for lesion, role, change in (("index", "treated", -100.0), ("distant", "untreated", -40.0 * r * (kill > 0.2)))]
-    pd.DataFrame(rows).to_parquet(tmp_path / "summary.parquet")
+            for lesion, role, change in (("index", "ablated", -100.0), ("distant", "untreated", -40.0 * r * (kill > 0.2)))]
+    pd.DataFrame(rows).astype({"abscopal_responder": "boolean"}).to_parquet(tmp_path / "summary.parquet")
     store.write_json(tmp_path / "manifest.json", {"kind": "sweep", "keys": ["kill", "margin"], "points": [],
                                                   "sweep": {"method": "grid"}, "runs": []})
     written = plots.plot_results(tmp_path)
@@ -267,3 +268,23 @@ def test_plot_results_of_a_morris_sweep_draws_mu_star_and_sigma(tmp_path):
     assert "morris_distant_cryo_anti_pd1.png" in names and "morris_index_control.png" in names
     assert "morris_index_cryo_anti_pd1.png" not in names and not any(n.startswith("sobol") for n in names)
     assert "Morris" in (tmp_path / "morris" / "figures" / "index.md").read_text()
+
+
+def test_a_resected_lesion_is_no_responder_in_the_sweep_heatmap():
+    """Issue 8: the heatmap counted a resected lesion's -100 % as a complete abscopal response."""
+    from test_readouts import resected_events, resected_ts
+
+    ts = resected_ts()
+    run = ts[ts["arm"] == "surgery"].drop(columns=["arm", "replicate"]).assign(primed_cd8_total=0.0)
+    summary = readouts.summarise_run(run, readout_day=21, events=resected_events()).assign(arm="surgery", replicate=0)
+    runs = plots._responders(summary, ["arm", "replicate"])
+    assert len(runs) == 1 and not runs["responder"].any()
+    resected = summary[summary["lesion"] == "index"]
+    assert list(plots._category(resected["diameter_change_pct"], resected["longest_diameter_baseline_mm"])) == ["CR"]
+
+
+def test_plots_categorise_responses_as_readouts_do():
+    base = pd.Series([10.0, 10.0, 10.0, 10.0, 10.0, 30.0])
+    change = pd.Series([-100.0, -30.0, -29.9, 20.0, 50.0, 20.0])
+    assert list(plots._category(change, base)) == list(readouts.lesion_response(base, base * (1 + change / 100)))
+    assert list(plots._category(change, base)) == ["CR", "PR", "SD", "SD", "PD", "PD"]

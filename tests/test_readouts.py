@@ -67,10 +67,10 @@ def test_burden_change_at_last_day_with_a_total_and_a_late_metastasis():
     dist = one(bc, lesion="distant")
     assert dist["tumor_cells_change_pct"] == pytest.approx(237.5)  # 1000 -> 3375
     assert dist["longest_diameter_change_pct"] == pytest.approx(50.0)  # 10 -> 15 mm
-    met = one(bc, lesion="met")  # seeded on day 5: nothing at baseline, change undefined
-    assert math.isnan(met["baseline_day"]) and met["tumor_cells_baseline"] == 0.0
-    assert math.isnan(met["tumor_cells_change_pct"])
-    tot = one(bc, lesion="total")
+    met = one(bc, lesion="met")  # seeded on day 5: measured from its first record (as the summary does)
+    assert (met["baseline_day"], met["tumor_cells_baseline"], met["longest_diameter_baseline_mm"]) == (5.0, 8.0, 2.0)
+    assert met["tumor_cells_change_pct"] == pytest.approx(700.0)  # 8 -> 64
+    tot = one(bc, lesion="total")  # the metastasis was not there at baseline: it adds to the total's change
     assert (tot["tumor_cells_baseline"], tot["tumor_cells"]) == (9000.0, 3439.0)
     assert tot["tumor_cells_change_pct"] == pytest.approx(100 * (3439 - 9000) / 9000)
     assert (tot["longest_diameter_baseline_mm"], tot["longest_diameter_mm"]) == (30.0, 19.0)
@@ -267,6 +267,95 @@ def test_abscopal_response_treated_lesion_from_the_events():
     # the simulator's event log names the lesion in `target`
     ab = R.abscopal_response(abscopal_ts(), treated_lesion=events.rename(columns={"lesion": "target"}))
     assert set(ab.loc[ab["arm"] == "cryo", "lesion"]) == {"distant", "any"}
+
+
+def resected_ts():
+    """The index lesion of arm "surgery" is resected on day 7 (-100 %); the distant lesion barely changes."""
+    return frame(
+        rows("surgery", 0, "index", {0: 20, 7: 20, 14: 0, 21: 0}),
+        rows("surgery", 0, "distant", {0: 10, 7: 10, 14: 10.5, 21: 11}),
+        rows("ctrl", 0, "index", {0: 20, 7: 20, 14: 21, 21: 22}),
+        rows("ctrl", 0, "distant", {0: 10, 7: 10, 14: 10.5, 21: 11}),
+        systemic("surgery", 0, [0, 7, 14, 21]), systemic("ctrl", 0, [0, 7, 14, 21]),
+    )
+
+
+def resected_events():
+    return pd.DataFrame([
+        {"arm": "surgery", "replicate": 0, "kind": "resection", "day": 7.0, "target": "index"},
+        {"arm": "surgery", "replicate": 0, "kind": "dose", "day": 0.0, "target": "anti_pd1"},
+    ])
+
+
+def test_lesion_roles_from_every_local_event():
+    events = pd.DataFrame([
+        {"arm": "a", "kind": "ablation", "day": 0.0, "target": "index", "modality": "radiotherapy"},
+        {"arm": "a", "kind": "ablation", "day": 1.0, "target": "index", "modality": "radiotherapy"},
+        {"arm": "a", "kind": "resection", "day": 30.0, "target": "index"},
+        {"arm": "a", "kind": "adjuvant", "day": 0.0, "target": "second"},
+        {"arm": "a", "kind": "dose", "day": 0.0, "target": "anti_pd1"},
+        {"arm": "a", "kind": "metastasis", "day": 9.0, "target": "lung"},
+        {"arm": "b", "kind": "ablation", "day": 0.0, "target": "index", "modality": "cryo"},
+        {"arm": "c", "kind": "ablation", "day": 0.0, "target": "index", "modality": "heat"},
+    ])
+    roles = R.lesion_roles(events, by="arm")
+    assert list(roles.columns) == ["arm", "lesion", "local_treatments", "role"]
+    got = {(a, lesion): (t, r) for a, lesion, t, r in roles.itertuples(index=False)}
+    assert got == {("a", "index"): ("irradiated+resected", "irradiated"), ("a", "second"): ("injected", "injected"),
+                   ("b", "index"): ("ablated", "ablated"), ("c", "index"): ("ablated", "ablated")}
+    assert R.lesion_roles(pd.DataFrame()).empty
+
+
+def test_a_resected_lesion_is_no_abscopal_responder():
+    """Issue 8: a resected lesion at -100 % was read as an untreated lesion in complete response."""
+    ts, events = resected_ts(), resected_events()
+    ab = R.abscopal_response(ts, treated_lesion=events, day=21)
+    assert set(ab.loc[ab["arm"] == "surgery", "lesion"]) == {"distant", "any"}
+    assert not one(ab, arm="surgery", lesion="any")["responder"]
+    rate = R.abscopal_response_rate(ts, treated_lesion=events, day=21)
+    assert one(rate, arm="surgery", lesion="any")["responders"] == 0
+    tte = R.time_to_event(ts, [7, 14, 21], treated_lesion=events, events=events)
+    dr = tte[tte["endpoint"] == "distant_response"]
+    assert not dr["event"].any()
+
+
+def test_summarise_run_roles_and_abscopal_responders():
+    ts = resected_ts()
+    run = ts[ts["arm"] == "surgery"].drop(columns=["arm", "replicate"]).assign(primed_cd8_total=5.0)
+    s = R.summarise_run(run, readout_day=21, events=resected_events().to_dict("records")).set_index("lesion")
+    assert (s.loc["index", "role"], s.loc["index", "local_treatments"]) == ("resected", "resected")
+    assert (s.loc["distant", "role"], s.loc["distant", "local_treatments"]) == ("untreated", "")
+    assert s.loc["index", "diameter_change_pct"] == -100.0 and s.loc["index", "response"] == "CR"
+    assert pd.isna(s.loc["index", "abscopal_responder"])  # treated locally: not assessed
+    assert s.loc["distant", "abscopal_responder"] == False  # noqa: E712 (a nullable boolean)
+    assert s.loc["distant", "response"] == "SD" and s.loc["distant", "primed_cd8_total"] == 5.0
+    assert (s["readout_status"] == "measured").all() and (s["stop_reason"] == "end_day").all()
+
+
+def test_summarise_run_baseline_of_a_late_lesion_and_effector_peak_up_to_the_readout():
+    ts = frame(rows("A", 0, "index", {0: 20, 5: 20, 10: 20, 20: 20}, effector_t_cells={0: 0, 5: 10, 10: 50, 20: 900}),
+               rows("A", 0, "met", {5: 2, 10: 4, 20: 8}, effector_t_cells={5: 0, 10: 3, 20: 0}),
+               rows("A", 0, "late", {20: 3}, effector_t_cells={20: 0}),  # seeded after the readout day
+               systemic("A", 0, [0, 5, 10, 20])).assign(primed_cd8_total=1.0)
+    s = R.summarise_run(ts, readout_day=10).set_index("lesion")
+    bc = R.burden_change(ts, day=10).set_index("lesion")
+    imm = R.immune_readouts(ts, day=10).set_index("lesion")
+    assert s.loc["met", "baseline_day"] == 5.0 and s.loc["met", "tumor_cells_baseline"] == 2000.0
+    for lesion in ("index", "met"):
+        assert s.loc[lesion, "burden_change_pct"] == bc.loc[lesion, "tumor_cells_change_pct"]
+        assert s.loc[lesion, "diameter_change_pct"] == bc.loc[lesion, "longest_diameter_change_pct"]
+        assert s.loc[lesion, "effector_t_cells_peak"] == imm.loc[lesion, "effector_t_cells_peak"]
+    assert s.loc["index", "effector_t_cells_peak"] == 50.0  # not the 900 of day 20, after the readout
+    assert pd.isna(s.loc["met", "abscopal_responder"])  # seeded after baseline: not an abscopal lesion
+    late = s.loc["late"]
+    assert late["readout_status"] == "seeded_after_readout" and late["role"] == "untreated"
+    assert math.isnan(late["tumor_cells_readout"]) and math.isnan(late["burden_change_pct"])
+    assert late["response"] == "NE" and pd.isna(late["abscopal_responder"])
+
+
+def test_lesion_response_thresholds():
+    got = R.lesion_response([10, 10, 10, 10, 10, 30, 0, 10], [0, 7, 7.01, 12, 15, 36, 3, np.nan])
+    assert list(got) == ["CR", "PR", "SD", "SD", "PD", "PD", "NE", "NE"]
 
 
 def test_abscopal_response_rate_from_a_time_series():

@@ -28,7 +28,8 @@ def test_run_writes_the_results_contract(tmp_path):
     summary = pd.read_parquet(tmp_path / "summary.parquet")
     assert len(summary) == 2 * 2 * 2
     treated = summary[(summary.arm == "cryo_anti_pd1") & (summary.lesion == "index")]
-    assert (treated["role"] == "treated").all() and (treated["burden_change_pct"] < -90).all()
+    assert (treated["role"] == "ablated").all() and (treated["burden_change_pct"] < -90).all()
+    assert (treated["local_treatments"] == "ablated").all() and treated["abscopal_responder"].isna().all()
     assert (tmp_path / "figures" / "tumour_burden.png").stat().st_size > 10_000
     assert res.timeseries.shape[0] == 4 * ts.shape[0]
     assert set(res.events["kind"]) == {"ablation", "dose"}
