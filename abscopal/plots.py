@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import zipfile
 from pathlib import Path
 
 import matplotlib
@@ -577,7 +578,7 @@ def _experiment_figures(path: Path):
         try:
             with np.load(snap) as npz:
                 keys = npz.files
-        except (OSError, ValueError) as e:  # truncated
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated
             warnings.warn(f"{snap.relative_to(path)}: {type(e).__name__}: {e}", store.UnreadableFileWarning)
             continue
         names = list(dict.fromkeys(k.split("/")[0] for k in keys if k.endswith("/state")))

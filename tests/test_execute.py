@@ -69,10 +69,18 @@ def test_a_run_file_is_the_models_frame_and_nothing_else(tmp_path):
         (tmp_path / "direct.parquet").read_bytes()
 
 
-def test_results_does_not_import_plots():
-    code = "import sys, abscopal.results, abscopal.runner, abscopal.sweep; print('abscopal.plots' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+def test_running_and_summarising_never_touch_plots(tmp_path):
+    """Results draws no figure: running an experiment and reopening it import neither plots nor matplotlib."""
+    code = ("import sys; sys.path.insert(0, 'tests'); import abscopal; from conftest import small_config; "
+            "from abscopal.config import resolve; "
+            "c = small_config(start_day=-1, end_day=1, readout_day=1); "
+            f"abscopal.run(resolve(c), replicates=1, out={str(tmp_path / 'out')!r}); "
+            f"abscopal.Results.build({str(tmp_path / 'out')!r}).summary; "
+            "print(sorted(m for m in ('abscopal.plots', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent).stdout
+    assert out.strip() == "[]"
+    assert not (tmp_path / "out" / "figures").exists()
 
 
 # ----------------------------------------------------------------------------------------------- the folder
@@ -309,3 +317,21 @@ def test_api_overrides_are_checked_against_the_schema():
         abscopal.run(exp, replicates=0)
     with pytest.raises(ConfigError, match="workers = 0"):
         abscopal.run(exp, workers=0)
+
+
+def test_plot_names_an_unreadable_snapshot_and_a_sweeps_unreadable_summary(tmp_path, capsys):
+    out = tmp_path / "res"
+    abscopal.run(resolve(tiny()), replicates=1, out=out)
+    snap = out / "snapshots" / "control__r0.npz"
+    snap.write_bytes(snap.read_bytes()[:50])
+    assert main(["plot", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "snapshots_cryo_anti_pd1__r0.png" in captured.out and "snapshots_control__r0" not in captured.out
+    assert captured.err.startswith("abscopal: left out, unreadable: snapshots/control__r0.npz: ")
+    assert captured.err.count("\n") == 1
+    sweep = tmp_path / "sw"
+    Sweep(tiny(), grid={KILL: [0.1, 0.3]}, replicates=1).run(out=sweep, executor="serial")
+    (sweep / "summary.parquet").write_bytes(b"PAR1")
+    assert main(["plot", str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "summary.parquet: unreadable" in err and "SweepResults.build" in err
