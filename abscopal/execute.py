@@ -189,7 +189,8 @@ def make_executor(executor: str | cf.Executor = "process", workers: int | None =
                   scheduler: str | None = None) -> tuple[Callable[[], cf.Executor], int]:
     """(a maker of Executors, how many runs to keep in flight) for "serial", "process", "dask" or an Executor.
 
-    The maker is called again when a pool's worker died; a Dask client is connected here, once.
+    The maker is called again when a pool's worker died; a Dask client is connected here, once. A given
+    Executor is used as it is (not replaced if it breaks).
     """
     workers = check_workers(workers)
     if isinstance(executor, cf.Executor):
@@ -236,7 +237,7 @@ def finished_runs(make_pool: Callable[[], cf.Executor], fn, tasks: list, infligh
             done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
             broken = [f for f in done if isinstance(f.exception(), cf.BrokenExecutor)]
             if broken:
-                pool.shutdown(wait=True, cancel_futures=True)  # every other future of the pool is settled now
+                pool.shutdown(wait=True)  # a broken pool settles every future it holds (none cancelled)
                 done = list(pending)
             for fut in done:
                 task = pending.pop(fut)
