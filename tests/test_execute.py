@@ -162,6 +162,40 @@ def test_cli_run_refuses_a_sweep_folder_and_force_replaces_it(tmp_path, capsys):
     assert "holds the results of experiment 'e'" in capsys.readouterr().err
 
 
+def test_killed_cli_run_resumes(tmp_path):
+    config = write_config(tmp_path / "e.toml")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "abscopal.cli", "run", str(config), "--out", str(out), "--workers", "1",
+           "--replicates", "3"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "runs.jsonl").exists() and len(store.read_json_lines(out / "runs.jsonl")) >= 2:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    done = [r for r in store.read_json_lines(out / "runs.jsonl") if r["status"] == "ok"]
+    assert 2 <= len(done) < 6, "the run should have been killed part way"
+    first = {r["file"]: (out / r["file"]).stat().st_mtime_ns for r in done}
+    assert main(["run", str(config), "--out", str(out), "--workers", "1", "--replicates", "3"]) == 2
+    assert main(["run", str(config), "--out", str(out), "--workers", "1", "--replicates", "3", "--resume"]) == 0
+    m = store.read_manifest(out)
+    assert len(m["runs"]) == 6 and m["resumed"] == len(done) and all(r["status"] == "ok" for r in m["runs"])
+    assert all((out / file).stat().st_mtime_ns == mtime for file, mtime in first.items())
+
+
+def test_cli_interrupt_is_one_line(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(write_config(tmp_path / "e.toml"))]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--resume" in err
+
+
 # ----------------------------------------------------------------------------------------------- dead workers
 
 
