@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 env: $(VENV)/.installed
 
 run: env
-	$(VENV)/bin/abscopal run $(CONFIG) --out $(OUT) --workers $(WORKERS)
+	$(VENV)/bin/abscopal run $(CONFIG) --out $(OUT) --workers $(WORKERS) --force
 
 test: env
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .config import ConfigError, load_config, load_experiment, parameter_table
+from .store import FolderError, UnreadableFileWarning
+
+#: Set (to anything but "" or "0") for the full traceback of an error instead of its one line (as --debug).
+DEBUG_ENV = "ABSCOPAL_DEBUG"
 
 
 def _experiment(args):
@@ -21,7 +26,8 @@ def cmd_run(args) -> int:
     out = Path(args.out or Path("results") / exp.name)
     quiet = args.quiet or not sys.stderr.isatty()
     log = None if quiet else (lambda line: print(line, file=sys.stderr))
-    res = run(exp, replicates=args.replicates, seed=args.seed, workers=args.workers, out=out, log=log)
+    res = run(exp, replicates=args.replicates, seed=args.seed, workers=args.workers, out=out, log=log,
+              resume=args.resume, force=args.force, executor=args.executor, scheduler=args.scheduler)
     print(f"{exp.name}: {len(res.runs_ok)} runs ok, {len(res.failed)} failed "
           f"in {res.manifest['wall_s']:.0f} s; change in live tumour cells from day of ablation "
           f"to day {res.manifest['settings']['readout_day']:g}:")
@@ -30,8 +36,12 @@ def cmd_run(args) -> int:
         print(table.to_string())
     for run_ in res.failed:
         print(f"FAILED {run_['arm']} r{run_['replicate']}: {run_['error']}")
-    print(f"wrote {out}/manifest.json, {out}/runs/ ({len(res.runs_ok)} files), {out}/summary.parquet, "
-          f"{out}/figures/tumour_burden.png")
+    wrote = [f"{out}/manifest.json", f"{out}/runs/ ({len(res.runs_ok)} files)", f"{out}/summary.parquet"]
+    if res.runs_ok:  # the command draws the figure it promises (Results draws none)
+        from .plots import save_burden_figure
+
+        wrote.append(str(save_burden_figure(res, out / "figures" / "tumour_burden.png")))
+    print(f"wrote {', '.join(wrote)}")
     return 1 if res.failed else 0
 
 
@@ -64,11 +74,18 @@ def cmd_validate(args) -> int:
 
 
 def cmd_plot(args) -> int:
+    """Every figure the folder supports; a run file that cannot be read is named on stderr (exit 1)."""
     from .plots import plot_results
 
-    for path in plot_results(args.results_dir, out=args.out, fmt=args.format):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnreadableFileWarning)
+        paths = plot_results(args.results_dir, out=args.out, fmt=args.format)
+    for path in paths:
         print(path)
-    return 0
+    unreadable = [w for w in caught if issubclass(w.category, UnreadableFileWarning)]
+    for w in unreadable:
+        print(f"abscopal: left out, unreadable: {w.message}", file=sys.stderr)
+    return 1 if unreadable else 0
 
 
 def cmd_sweep(args) -> int:
@@ -88,12 +105,8 @@ def cmd_sweep(args) -> int:
               f"{est['total_s'] / 60:.1f} min on {est['workers']} workers")
         return 0
     executor = args.executor or ("dask" if args.scheduler else "process")
-    try:
-        res = sweep.run(out=out, executor=executor, workers=args.workers, scheduler=args.scheduler,
-                        resume=args.resume)
-    except RuntimeError as e:  # e.g. dask not installed
-        print(f"abscopal: {e}", file=sys.stderr)
-        return 2
+    res = sweep.run(out=out, executor=executor, workers=args.workers, scheduler=args.scheduler,
+                    resume=args.resume, force=args.force)
     print(f"{name}: {len(res.runs_ok)} runs ok, {len(res.failed)} failed "
           f"in {res.manifest.get('wall_s', 0):.0f} s")
     for run_ in res.failed[:20]:
@@ -104,6 +117,7 @@ def cmd_sweep(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="abscopal", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help=f"the full traceback of an error (or set {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def config_args(p):
@@ -111,12 +125,20 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config key, e.g. immune.kill_probability=0.2 (repeatable)")
 
+    def execution_args(p):
+        p.add_argument("--out", help="output folder (default results/<experiment name>)")
+        p.add_argument("--workers", type=int, help="processes (default: one per core)")
+        p.add_argument("--resume", action="store_true", help="run only the missing or failed runs of --out")
+        p.add_argument("--force", action="store_true", help="clear --out first if it holds other results")
+        p.add_argument("--scheduler", metavar="ADDRESS", help="a running dask scheduler, e.g. tcp://HOST:8786")
+
     p = sub.add_parser("run", help="run an experiment")
     config_args(p)
-    p.add_argument("--out", help="output folder (default results/<experiment name>)")
+    execution_args(p)
     p.add_argument("--seed", type=int, help="override experiment.seed")
     p.add_argument("--replicates", type=int, help="override experiment.replicates")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
+    p.add_argument("--executor", choices=("serial", "process", "dask"),
+                   help="default: serial on one worker, else process (dask with --scheduler)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("params", help="every parameter: key, unit, default, allowed range, source")
@@ -132,19 +154,28 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_plot)
     p = sub.add_parser("sweep", help="run a parameter sweep (an experiment config plus a [sweep] table)")
     config_args(p)
-    p.add_argument("--out", help="output folder (default results/<experiment name>)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
-    p.add_argument("--resume", action="store_true", help="run only the missing or failed runs of --out")
+    execution_args(p)
     p.add_argument("--dry-run", action="store_true", help="print the runs, the first points and a time estimate")
     p.add_argument("--executor", choices=("serial", "process", "dask"), help="default: process (dask with --scheduler)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="a running dask scheduler, e.g. tcp://HOST:8786")
     p.set_defaults(fn=cmd_sweep)
     args = parser.parse_args(argv)
+    if args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        return args.fn(args)
     try:
         return args.fn(args)
+    except FolderError as e:
+        print(f"abscopal: {e}", file=sys.stderr)
     except ConfigError as e:
         print(f"abscopal: config error: {e}", file=sys.stderr)
-        return 2
+    except (RuntimeError, OSError) as e:  # dask missing, a file system that refuses
+        print(f"abscopal: {type(e).__name__}: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("abscopal: interrupted; finished runs are kept, --resume runs the rest", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: one line, the traceback behind --debug
+        print(f"abscopal: internal error: {type(e).__name__}: {e} (--debug shows the traceback)", file=sys.stderr)
+        return 3
+    return 2
 
 
 if __name__ == "__main__":

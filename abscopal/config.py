@@ -61,8 +61,12 @@ class Param:
     def range_text(self) -> str:
         if self.choices:
             return "{" + ", ".join(self.choices) + "}"
-        low = "-inf" if self.low is None else f"{self.low:g}"
-        high = "inf" if self.high is None else f"{self.high:g}"
+
+        def bound(v: float) -> str:  # a whole-number bound that %g would round (the seed's 2**63 - 1): all digits
+            return str(int(v)) if type(self.default) is int and float(f"{v:g}") != v else f"{v:g}"
+
+        low = "-inf" if self.low is None else bound(self.low)
+        high = "inf" if self.high is None else bound(self.high)
         return f"[{low}, {high}]"
 
 
@@ -526,6 +530,10 @@ def load_config(path: str | Path, sets: list[str] = ()) -> dict[str, Any]:
         config = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder, expected a TOML file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path}: not UTF-8 text ({e.reason} at byte {e.start}), expected TOML") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     for item in sets:

@@ -9,6 +9,8 @@ data) across all figures. :func:`plot_results` makes every figure a results fold
 from __future__ import annotations
 
 import re
+import warnings
+import zipfile
 from pathlib import Path
 
 import matplotlib
@@ -532,6 +534,8 @@ def _experiment_figures(path: Path):
 
     res = Results(path, store.read_manifest(path))
     ts, events = res.timeseries, res.events
+    if ts.empty:
+        raise store.FolderError(f"{path}: no run's time series could be read ({len(res.runs_ok)} runs ok in the manifest)")
     palette = arm_palette(_arms(ts))
     yield ("tumour_burden", burden_figure(res),
            "Live tumour cells per lesion and arm over time: median, 50 % and 90 % bands over replicates; "
@@ -567,8 +571,12 @@ def _experiment_figures(path: Path):
                                        palette=palette, cumulative=cumulative), caption)
     for snap in sorted((path / "snapshots").glob("*.npz")):
         arm = snap.stem.split("__")[0]
-        with np.load(snap) as npz:
-            keys = npz.files
+        try:
+            with np.load(snap) as npz:
+                keys = npz.files
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated
+            warnings.warn(f"{snap.relative_to(path)}: {type(e).__name__}: {e}", store.UnreadableFileWarning)
+            continue
         names = list(dict.fromkeys(k.split("/")[0] for k in keys if k.endswith("/state")))
         ndays = len(_snapshot_days(keys, names[0]))
         paper_style()
@@ -664,7 +672,9 @@ def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
     response-rate heatmap per arm when two parameters vary, burden over time per point for sweeps of up
     to :data:`POINTS_MAX` points, and Sobol indices (Morris mu* against sigma) per arm for a Sobol (Morris)
     sweep. ``fmt``: "png" (300 dpi), "pdf" or "svg" (vector). Also writes ``index.md``: a line of caption per figure, naming every format
-    of it in the folder. Returns the paths written, index.md last.
+    of it in the folder. Returns the paths written, index.md last. A folder with no results to read raises
+    store.FolderError; a run file (or snapshot) that cannot be read is left out with a
+    store.UnreadableFileWarning naming it (``abscopal plot`` lists them and exits 1).
     """
     if fmt not in ("png", "pdf", "svg"):
         raise ValueError(f"fmt = {fmt!r}: expected 'png', 'pdf' or 'svg'")
@@ -672,7 +682,12 @@ def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
     out = Path(out) if out is not None else path / "figures"
     manifest = store.read_manifest(path)
     if manifest.get("kind") == "sweep":
-        figures = _sweep_figures(path, manifest, pd.read_parquet(path / "summary.parquet"))
+        try:
+            summary = pd.read_parquet(path / "summary.parquet")
+        except (OSError, ValueError) as e:
+            raise store.FolderError(f"{path / 'summary.parquet'}: unreadable ({type(e).__name__}: {e}); "
+                                    f"abscopal.SweepResults.build rebuilds it from the run files") from None
+        figures = _sweep_figures(path, manifest, summary)
     else:
         figures = _experiment_figures(path)
     written, lines = [], [f"# Figures of {path.name}", ""]

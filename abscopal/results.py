@@ -56,7 +56,7 @@ class Results(StoredResults):
 
     @classmethod
     def build(cls, out: Path) -> "Results":
-        """Summarise a finished output folder (writes summary.parquet and the burden figure)."""
+        """Summarise a finished output folder (writes summary.parquet; figures are drawn by abscopal.plots)."""
         out = Path(out)
         manifest = store.read_manifest(out)
         res = cls(out, manifest)
@@ -66,10 +66,6 @@ class Results(StoredResults):
             for run in res.runs_ok
         )
         store.write_frames(out / "summary.parquet", summaries)
-        if res.runs_ok:
-            from .plots import save_burden_figure
-
-            save_burden_figure(res, out / "figures" / "tumour_burden.png")
         return res
 
     @property

@@ -1,44 +1,45 @@
-"""Run an experiment: every arm x replicate, serially or on a process pool, each run to its own file.
+"""Run an experiment: every arm x replicate, each run to its own file; an experiment is a sweep of one point.
 
 Replicate r of an experiment with seed s runs from ``SeedSequence(s, spawn_key=(r,))`` (what
 ``SeedSequence(s).spawn(n)[r]`` gives); all arms of a replicate share it, so arms differ by their
-treatment, not by noise. A run that raises is recorded as failed with its error; the others go on.
+treatment, not by noise. How runs are executed, recorded and retried is :mod:`abscopal.execute`.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
-import os
-import platform
+import hashlib
+import json
 import shutil
-import sys
 import tempfile
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import individual, store
-from .config import Experiment
+from . import execute, individual, store
+from .config import SECTIONS, Experiment
 from .model import AbscopalModel
 from .streams import replicate_seed
 
 
 @dataclass(frozen=True)
 class Task:
-    """One run: an arm's parameters, a replicate, and where to write."""
+    """One run: an arm's parameters, a replicate, and its file in the output folder ``out``.
+
+    ``point``: the sweep point it belongs to (None for an experiment); ``snapshots``: keep its lattices.
+    """
 
     arm: str
     replicate: int
     params: dict
     settings: dict
     out: str
+    file: str
+    point: int | None = None
+    snapshots: bool = False
 
 
 def snapshot_days(params: dict, settings: dict) -> tuple[float, ...]:
@@ -59,109 +60,80 @@ def simulate(params: dict, settings: dict, seed: np.random.SeedSequence,
     return pd.DataFrame(model.records), model.events, model.snapshots
 
 
-def execute(task: Task) -> dict:
-    """Run one task in a worker, write its file atomically, and return its manifest entry."""
+def run_task(task: Task) -> dict:
+    """Run one task in a worker, write its file atomically, and return its manifest entry.
+
+    A model error is recorded in the entry (status "failed", error, traceback), never raised.
+    """
     seed = replicate_seed(task.settings["seed"], task.replicate)
-    path = store.run_file(Path(task.out), task.arm, task.replicate)
-    entry = {
+    out = Path(task.out)
+    entry = {"point": task.point} if task.point is not None else {}
+    entry.update({
         "arm": task.arm,
         "replicate": task.replicate,
         "seed": {"entropy": int(seed.entropy), "spawn_key": list(seed.spawn_key)},
         "individual": individual.draw(task.params["individual"], seed),
-        "file": str(path.relative_to(task.out)),
-    }
+        "file": task.file,
+    })
     start = time.perf_counter()
     try:
-        frame, events, snapshots = simulate(task.params, task.settings, seed, snapshots=task.replicate == 0)
+        frame, events, snapshots = simulate(task.params, task.settings, seed, snapshots=task.snapshots)
         frame.insert(0, "arm", task.arm)
         frame.insert(1, "replicate", task.replicate)
-        store.write_frame(path, frame)
+        store.write_frame(out / task.file, frame)
         entry.update(status="ok", events=events)
         if snapshots:
-            snap = store.snapshot_file(Path(task.out), task.arm, task.replicate)
+            snap = store.snapshot_file(out, task.arm, task.replicate)
             store.write_arrays(snap, {"cell_um": np.array(task.params["tumour"]["cell_diameter_um"]), **snapshots})
-            entry["snapshots"] = str(snap.relative_to(task.out))
-    except Exception as e:  # a failed run is recorded and the experiment goes on
+            entry["snapshots"] = str(snap.relative_to(out))
+    except Exception as e:  # a failed run is recorded and the others go on
         entry.update(status="failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
     entry["wall_s"] = round(time.perf_counter() - start, 3)
     return entry
 
 
-def _versions() -> dict:
-    out = {"python": platform.python_version()}
-    for pkg in ("abscopal", "mesa", "numpy", "scipy", "pandas"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
+def config_hash(settings: dict, arms: dict) -> str:
+    """sha256 of what determines an experiment's files: its settings (seed, replicates) and resolved arms."""
+    blob = json.dumps({"settings": settings, "arms": arms}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def run(experiment: Experiment, replicates: int | None = None, seed: int | None = None, workers: int = 1,
-        out: str | Path | None = None, log=None):
+        out: str | Path | None = None, log=None, resume: bool = False, force: bool = False,
+        executor: str | None = None, scheduler: str | None = None):
     """Run every arm x replicate of ``experiment``; returns a Results object.
 
-    replicates, seed: override the config's. workers: 1 runs in this process, more use a process
-    pool. out: the output folder (a temporary one, removed after loading, when None).
+    replicates, seed: override the config's (checked against experiment.replicates and experiment.seed).
+    workers: 1 runs in this process, more use a process pool (``executor`` "serial", "process" or "dask",
+    ``scheduler`` a Dask address). out: the output folder (a temporary one, removed after loading, when None);
+    one that holds other results is refused unless ``resume`` (run only the missing or failed runs of the
+    same config) or ``force`` (clear it first).
     """
     from .results import Results
 
     settings = dict(experiment.settings)
-    if replicates is not None:
-        settings["replicates"] = int(replicates)
-    if seed is not None:
-        settings["seed"] = int(seed)
+    for key, value in (("replicates", replicates), ("seed", seed)):
+        if value is not None:
+            settings[key] = SECTIONS["experiment"][key].check(f"experiment.{key}", value)
+    workers = execute.check_workers(workers)
     keep = out is not None
     out = Path(out) if keep else Path(tempfile.mkdtemp(prefix="abscopal-"))
-    out.mkdir(parents=True, exist_ok=True)
-    tasks = [Task(arm, r, params, settings, str(out))
-             for r in range(settings["replicates"]) for arm, params in experiment.arms.items()]
+    tasks = [Task(arm, r, experiment.arms[arm], settings, str(out), str(store.run_file(Path(), arm, r)),
+                  snapshots=r == 0)
+             for r in range(settings["replicates"]) for arm in sorted(experiment.arms)]
     manifest = {
+        "kind": "experiment",
         "experiment": settings["name"],
         "settings": settings,
         "config": experiment.source,
+        "config_hash": config_hash(settings, experiment.arms),
         "arms": experiment.arms,
-        "versions": _versions(),
-        "command": sys.argv,
-        "started": datetime.now(timezone.utc).isoformat(),
         "workers": workers,
-        "runs": [],
     }
-    t0 = time.perf_counter()
-    entries = []
-    for entry in _map(execute, tasks, workers):
-        entries.append(entry)
-        if log:
-            status = "ok" if entry["status"] == "ok" else f"FAILED: {entry['error']}"
-            log(f"[{len(entries)}/{len(tasks)}] {entry['arm']} r{entry['replicate']} {entry['wall_s']:.1f}s {status}")
-        manifest["runs"] = sorted(entries, key=lambda e: (e["replicate"], e["arm"]))
-        store.write_json(out / "manifest.json", manifest)
-    manifest.update(finished=datetime.now(timezone.utc).isoformat(), wall_s=round(time.perf_counter() - t0, 3))
-    store.write_json(out / "manifest.json", manifest)
+    execute.execute(tasks, run_task, out, manifest, executor or ("serial" if workers == 1 else "process"),
+                    workers, scheduler, resume=resume, force=force, log=log)
     results = Results.build(out)
     if not keep:
         results = results.in_memory()
         shutil.rmtree(out, ignore_errors=True)
     return results
-
-
-def process_pool(workers: int) -> cf.ProcessPoolExecutor:
-    """A pool of ``workers`` fresh processes, each with one BLAS thread.
-
-    The model's linear algebra is on tiny matrices; BLAS threads only spin and steal the other
-    workers' cores (measured: two workers ran slower than one). Set the variables yourself to override.
-    """
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _map(fn, tasks: list[Task], workers: int):
-    """Yield fn(task) for every task as runs finish: in this process, or on a pool of ``workers``."""
-    if workers <= 1:
-        yield from map(fn, tasks)
-        return
-    with process_pool(workers) as pool:
-        futures = [pool.submit(fn, t) for t in tasks]
-        for fut in cf.as_completed(futures):
-            yield fut.result()

@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .config import ConfigError
+
+
+class FolderError(ConfigError):
+    """A results folder cannot be used as asked: missing, not ours, unreadable, or holding other results."""
+
+
+class UnreadableFileWarning(UserWarning):
+    """A run's file could not be read (missing, truncated): it is left out of what was read."""
 
 
 def run_file(out: Path, arm: str, replicate: int) -> Path:
@@ -118,11 +129,29 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def read_manifest(out: Path) -> dict:
-    return json.loads((Path(out) / "manifest.json").read_text())
+    """The manifest of a results folder, or FolderError saying why there is none to read."""
+    path = Path(out) / "manifest.json"
+    if not Path(out).is_dir():
+        raise FolderError(f"{out}: no such folder")
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FolderError(f"{out}: holds no manifest.json, not a results folder of abscopal run or sweep") from None
+    except (ValueError, OSError) as e:
+        raise FolderError(f"{path}: unreadable ({e})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), list):
+        raise FolderError(f"{path}: expected a manifest with a list of runs")
+    return manifest
 
 
 def read_timeseries(out: Path, runs: list[dict] | None = None) -> pd.DataFrame:
-    """Concatenate the time series of the finished runs (all, or those listed)."""
+    """Concatenate the time series of the finished runs (all, or those listed); a file that cannot be
+    read is left out with an UnreadableFileWarning naming it."""
     runs = runs if runs is not None else [r for r in read_manifest(out)["runs"] if r["status"] == "ok"]
-    frames = [pd.read_parquet(Path(out) / r["file"]) for r in runs]
+    frames = []
+    for r in runs:
+        try:
+            frames.append(pd.read_parquet(Path(out) / r["file"]))
+        except (OSError, ValueError) as e:  # missing, truncated (pyarrow's errors are ValueErrors)
+            warnings.warn(f"{r['file']}: {type(e).__name__}: {e}", UnreadableFileWarning, stacklevel=2)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -38,13 +38,14 @@ numbers). So a point is an ordinary experiment. To re-run point p by hand (same 
 
 Output folder:
   manifest.json       sweep spec, config as given, config hash, points (id, values, seed, config), one entry per
-                      run (point, arm, replicate, seed, file, status, error, wall_s, events); rewritten atomically
-                      after 1, 2, 4, 8, ... finished runs, at least every 30 s, and at the end
+                      run (point, arm, replicate, seed, file, status, error, wall_s, events); written as
+                      abscopal.execute says (after 1, 2, 4, 8, ... finished runs, at least every 30 s, at the end)
   runs.jsonl          while the sweep runs: each finished run's manifest entry, appended as it finishes (so a
                       killed sweep loses none); folded into manifest.json and removed at the end
   points.parquet      point id and the value of every axis
   runs/<point>__<arm>__r<rep>.parquet   one run's time series (the format of ``abscopal run``), written by the worker
   summary.parquet     one row per point x arm x replicate x lesion (readouts.summarise_run) plus the axis values
+A folder holding other results is refused unless ``force`` (``--force``: cleared first) or ``resume``.
 Resume (``run(..., resume=True)``, ``abscopal sweep --resume``) runs only runs that are missing or failed
 (by manifest.json and runs.jsonl), and refuses when the folder was written for another config (its hash differs).
 """
@@ -57,36 +58,29 @@ import hashlib
 import itertools
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
 import time
-import traceback
 import warnings
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import store
+from . import runner, store
 from .config import ConfigError, Experiment, load_config, resolve, set_key
+from .execute import check_workers, execute
+from .runner import Task
 from .results import StoredResults, summarise_file
 
 METHODS = ("grid", "lhs", "sobol", "morris", "list")
 #: Levels of a Morris design on each sampled range: 4, so each step moves 2/3 of the range (the usual choice,
 #: Saltelli et al. 2008, Global Sensitivity Analysis: The Primer, ch. 3).
 MORRIS_LEVELS = 4
-EXECUTORS = ("serial", "process", "dask")
 #: Keys a sweep sets itself on every point.
 RESERVED = ("experiment.seed", "experiment.replicates")
-#: The append-only log of finished runs (one JSON entry a line) between two writes of manifest.json.
-RUN_LOG = "runs.jsonl"
-#: manifest.json is rewritten after 1, 2, 4, 8, ... finished runs and at least this often (seconds).
-MANIFEST_EVERY_S = 30.0
 
 
 # ----------------------------------------------------------------------------------------------- design
@@ -184,143 +178,12 @@ def point_seed(sweep_seed: int, point: int) -> int:
 # ----------------------------------------------------------------------------------------------- tasks
 
 
-@dataclass(frozen=True)
-class SweepTask:
-    """One run of a sweep: a point's arm and replicate, its resolved parameters and where to write."""
-
-    point: int
-    arm: str
-    replicate: int
-    params: dict
-    settings: dict
-    out: str
-    file: str
-
-
 def run_file(point: int, arm: str, replicate: int) -> str:
     return f"runs/{point_name(point)}__{arm}__r{replicate}.parquet"
 
 
 def point_name(point: int) -> str:
     return f"p{point:05d}"
-
-
-def execute(task: SweepTask) -> dict:
-    """Run one sweep task in a worker, write its file atomically, return its manifest entry (never raises).
-
-    Mirrors runner.execute (same frame, same seed for ``settings["seed"]`` and the replicate), without snapshots.
-    """
-    from . import individual
-    from .runner import simulate
-    from .streams import replicate_seed
-
-    seed = replicate_seed(task.settings["seed"], task.replicate)
-    entry = {
-        "point": task.point,
-        "arm": task.arm,
-        "replicate": task.replicate,
-        "seed": {"entropy": int(seed.entropy), "spawn_key": list(seed.spawn_key)},
-        "individual": individual.draw(task.params["individual"], seed),
-        "file": task.file,
-    }
-    start = time.perf_counter()
-    try:
-        frame, events, _ = simulate(task.params, task.settings, seed)
-        frame.insert(0, "arm", task.arm)
-        frame.insert(1, "replicate", task.replicate)
-        store.write_frame(Path(task.out) / task.file, frame)
-        entry.update(status="ok", events=events)
-    except Exception as e:  # a failed run is recorded and the sweep goes on
-        entry.update(status="failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
-    entry["wall_s"] = round(time.perf_counter() - start, 3)
-    return entry
-
-
-# ----------------------------------------------------------------------------------------------- executors
-
-
-class SerialExecutor(cf.Executor):
-    """Runs each call in this process when it is submitted (the concurrent.futures protocol)."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        fut: cf.Future = cf.Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
-            fut.set_exception(e)
-        return fut
-
-
-class _DaskExecutor(cf.Executor):
-    """A dask.distributed Client's executor that closes its client (and local cluster) on shutdown."""
-
-    def __init__(self, scheduler: str | None, workers: int):
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            raise RuntimeError("executor 'dask' needs dask.distributed: pip install 'abscopal[dask]'") from None
-        self._cluster = None
-        if scheduler:
-            self._client = Client(scheduler)
-        else:
-            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
-            self._client = Client(self._cluster)
-        self._executor = self._client.get_executor(pure=False)
-
-    def submit(self, fn, /, *args, **kwargs):
-        return self._executor.submit(fn, *args, **kwargs)
-
-    def shutdown(self, wait=True, *, cancel_futures=False):
-        self._executor.shutdown(wait=wait)
-        self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-
-
-def make_executor(executor: str | cf.Executor = "process", workers: int | None = None,
-                  scheduler: str | None = None) -> tuple[cf.Executor, int]:
-    """(an Executor, how many runs to keep in flight) for "serial", "process" or "dask" (or an Executor)."""
-    workers = int(workers or os.cpu_count() or 1)
-    if isinstance(executor, cf.Executor):
-        return executor, 2 * workers
-    if scheduler and executor == "process":
-        executor = "dask"
-    if executor == "serial":
-        return SerialExecutor(), 1
-    if executor == "process":
-        from .runner import process_pool
-
-        return process_pool(workers), 2 * workers
-    if executor == "dask":
-        ex = _DaskExecutor(scheduler, workers)
-        n = sum(w.get("nthreads", 1) for w in ex._client.scheduler_info().get("workers", {}).values())
-        return ex, 2 * max(n, workers, 1)
-    raise ValueError(f"executor = {executor!r}: expected one of {', '.join(EXECUTORS)} or a concurrent.futures.Executor")
-
-
-def _as_finished(executor: cf.Executor, fn, tasks: list, inflight: int) -> Iterable[tuple[Any, cf.Future]]:
-    """Yield (task, future) as runs finish, keeping at most ``inflight`` submitted; cancels the rest on close."""
-    it = iter(tasks)
-    pending: dict[cf.Future, Any] = {}
-
-    def fill():
-        while len(pending) < inflight:
-            task = next(it, None)
-            if task is None:
-                return
-            pending[executor.submit(fn, task)] = task
-
-    try:
-        fill()
-        while pending:
-            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                yield pending.pop(fut), fut
-            fill()
-    finally:
-        for fut in pending:
-            fut.cancel()
 
 
 # ----------------------------------------------------------------------------------------------- the sweep
@@ -485,8 +348,8 @@ class Sweep:
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def tasks(self, out: str | Path) -> list[SweepTask]:
-        return [SweepTask(p, arm, r, params, exp.settings, str(out), run_file(p, arm, r))
+    def tasks(self, out: str | Path) -> list[Task]:
+        return [Task(arm, r, params, exp.settings, str(out), run_file(p, arm, r), point=p)
                 for p, exp in enumerate(self.experiments) for r in range(self.replicates)
                 for arm, params in exp.arms.items()]
 
@@ -502,13 +365,10 @@ class Sweep:
                 f"{self.n_runs} runs, axes {self.keys}>")
 
     def _manifest(self) -> dict:
-        from .runner import _versions
-
         points = [{"point": p, "name": point_name(p), "values": self.point_values(p),
                    "seed": point_seed(self.seed, p), "config": self.point_config(p)} for p in range(len(self.points))]
         return {"kind": "sweep", "experiment": self.experiments[0].name, "sweep": self.spec,
-                "config": self.base, "config_hash": self.config_hash, "keys": self.keys, "points": points,
-                "versions": _versions(), "command": sys.argv, "runs": []}
+                "config": self.base, "config_hash": self.config_hash, "keys": self.keys, "points": points}
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -518,7 +378,6 @@ class Sweep:
         days: simulate only that many days and scale up linearly (faster, but the days after a treatment
         cost more than those before it, so it underestimates).
         """
-        from .runner import simulate
         from .streams import replicate_seed
 
         exp = self.experiments[0]
@@ -529,93 +388,31 @@ class Sweep:
         settings["end_day"] = settings["start_day"] + short
         settings["readout_day"] = min(settings["readout_day"], settings["end_day"])
         t0 = time.perf_counter()
-        simulate(params, settings, replicate_seed(settings["seed"], 0))
+        runner.simulate(params, settings, replicate_seed(settings["seed"], 0))
         per_run = (time.perf_counter() - t0) * span / short
-        workers = int(workers or os.cpu_count() or 1)
+        workers = check_workers(workers)
         return {"runs": self.n_runs, "per_run_s": per_run, "total_s": per_run * self.n_runs / workers,
                 "workers": workers, "timed_days": short}
 
     def run(self, out: str | Path | None = None, executor: str | cf.Executor = "process",
-            workers: int | None = None, scheduler: str | None = None, resume: bool = False,
+            workers: int | None = None, scheduler: str | None = None, resume: bool = False, force: bool = False,
             progress: bool | None = None, stop_after: int | None = None, log=None) -> "SweepResults":
         """Run every missing run and build summary.parquet; returns SweepResults.
 
         executor: "serial", "process" (a process pool of ``workers``, one per core by default), "dask"
         (``scheduler`` = "tcp://host:8786" to use a running cluster, else a LocalCluster of ``workers``), or
         any concurrent.futures.Executor. With dask the output folder must be visible to every worker.
-        resume: keep the runs an earlier call finished in ``out`` (ok and their file present), run the rest.
+        A folder that holds other results is refused unless ``resume`` (keep the runs an earlier call of the
+        same sweep finished in ``out``, run the rest) or ``force`` (clear it first); see :mod:`abscopal.execute`.
         progress: a progress line on stderr (default: when stderr is a terminal).
         stop_after: stop after this many runs finish (the rest stay missing; resume finishes them).
         """
         keep = out is not None
         out = (Path(out) if keep else Path(tempfile.mkdtemp(prefix="abscopal-sweep-"))).absolute()  # for remote workers
-        manifest_path, run_log = out / "manifest.json", out / RUN_LOG
-        done: dict[str, dict] = {}
-        if manifest_path.exists():
-            old = store.read_manifest(out)
-            # the runs as last saved in the manifest, then those logged after it (a later line wins)
-            previous = {r["file"]: r for r in [*old.get("runs", []), *store.read_json_lines(run_log)]}
-            if not resume and old.get("kind") == "sweep" and any(r["status"] == "ok" for r in previous.values()):
-                raise ConfigError(f"{out} holds a sweep already: pass resume=True (--resume) or choose another folder")
-            if resume and old.get("config_hash") != self.config_hash:
-                raise ConfigError(
-                    f"cannot resume in {out}: it was written for another sweep config (hash "
-                    f"{str(old.get('config_hash'))[:12]}, this one {self.config_hash[:12]}); use a new folder")
-            if resume:
-                done = {f: r for f, r in previous.items() if r["status"] == "ok" and (out / f).exists()}
-            del old, previous
-        out.mkdir(parents=True, exist_ok=True)
-        manifest = self._manifest()
-        manifest["started"] = datetime.now(timezone.utc).isoformat()
-        store.write_frame(out / "points.parquet", self.points)
-        tasks = [t for t in self.tasks(out) if t.file not in done]
-        entries = dict(done)
-        order = {t.file: i for i, t in enumerate(self.tasks(out))}
-
-        def save(**extra):
-            manifest["runs"] = sorted(entries.values(), key=lambda e: order.get(e["file"], 0))
-            manifest.update(extra)
-            store.write_json(manifest_path, manifest)
-            nonlocal saved_at
-            saved_at = time.perf_counter()
-
-        saved_at = 0.0
-        save(executor=executor if isinstance(executor, str) else type(executor).__name__, resumed=len(done))
-        run_log.unlink(missing_ok=True)  # its entries are in the manifest now
-        show = sys.stderr.isatty() if progress is None else progress
-        t0 = time.perf_counter()
-        finished = failed = 0
-        if tasks:
-            pool, inflight = make_executor(executor, workers, scheduler)
-            try:
-                for task, fut in _as_finished(pool, execute, tasks, inflight):
-                    try:
-                        entry = fut.result()
-                    except Exception as e:  # the worker itself died (not the model): record and go on
-                        entry = {"point": task.point, "arm": task.arm, "replicate": task.replicate,
-                                 "file": task.file, "status": "failed", "error": f"{type(e).__name__}: {e}"}
-                    entries[entry["file"]] = entry
-                    store.append_json_line(run_log, entry)
-                    finished += 1
-                    failed += entry["status"] != "ok"
-                    if finished & (finished - 1) == 0 or time.perf_counter() - saved_at > MANIFEST_EVERY_S:
-                        save()  # after 1, 2, 4, 8, ... runs and at least every MANIFEST_EVERY_S: O(n) writes in all
-                    if log:
-                        status = "ok" if entry["status"] == "ok" else f"FAILED: {entry['error']}"
-                        log(f"[{finished}/{len(tasks)}] {task.file} {status}")
-                    if show:
-                        left = (time.perf_counter() - t0) / finished * (len(tasks) - finished)
-                        print(f"\r{finished}/{len(tasks)} runs, {failed} failed, ~{left:.0f} s left  ",
-                              end="", file=sys.stderr, flush=True)
-                    if stop_after is not None and finished >= stop_after:
-                        break
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-                if show:
-                    print(file=sys.stderr)
-        save(finished=datetime.now(timezone.utc).isoformat(), wall_s=round(time.perf_counter() - t0, 3))
-        run_log.unlink(missing_ok=True)
-        del manifest, entries
+        tasks = self.tasks(out)
+        execute(tasks, runner.run_task, out, self._manifest(), executor, workers, scheduler, resume=resume,
+                force=force, log=log, progress=sys.stderr.isatty() if progress is None else progress,
+                stop_after=stop_after, on_start=lambda: store.write_frame(out / "points.parquet", self.points))
         res = SweepResults.build(out, self)
         if not keep:
             res = res.in_memory()

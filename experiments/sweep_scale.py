@@ -80,7 +80,7 @@ def main() -> None:
             model_s.append(time.perf_counter() - t)
             return out
 
-        runner.simulate = timed  # sweep.execute looks it up at each call
+        runner.simulate = timed  # runner.run_task looks it up at each call
         with tempfile.TemporaryDirectory(prefix="sweep-scale-") as tmp:
             t0 = time.perf_counter()
             sweep.run(out=Path(tmp) / "sweep", executor="serial", progress=False)

@@ -28,6 +28,17 @@ def small_config(**experiment) -> dict:
     }
 
 
+def failing(simulate, when, error: Exception = FloatingPointError("boom")):
+    """``simulate`` (runner.simulate) that raises ``error`` in the runs where ``when(params, seed)`` holds."""
+
+    def run(params, settings, seed, snapshots=False):
+        if when(params, seed):
+            raise error
+        return simulate(params, settings, seed, snapshots)
+
+    return run
+
+
 @pytest.fixture
 def small_experiment():
     return resolve(small_config())

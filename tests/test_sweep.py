@@ -314,13 +314,13 @@ def test_process_pool_gives_the_same_files_as_serial(tmp_path):
 
 
 def test_unknown_executor_and_missing_dask_message(monkeypatch):
-    from abscopal import sweep as sw
+    from abscopal import execute
 
     with pytest.raises(ValueError, match="serial, process, dask"):
-        sw.make_executor("threads")
+        execute.make_executor("threads")
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     with pytest.raises(RuntimeError, match=r"pip install 'abscopal\[dask\]'"):
-        sw.make_executor("dask", 1)
+        execute.make_executor("dask", 1)
 
 
 def test_cli_sweep_dry_run_run_and_resume(tmp_path, capsys, monkeypatch):
