@@ -2,7 +2,8 @@
 
 An experiment config (TOML) has a base parameter set and named ``arms``. Each arm is a set of
 overrides of the base (any section below) plus the treatments it gives (``ablation``,
-``drugs.<drug>``, ``adjuvant``, ``resection``, ``metastases.<name>``). A config that lists lesions
+``drugs.<drug>``, ``adjuvant``, ``resection``, ``metastases.<name>``; in arms only: at the top level they
+would apply to every arm, control included). A config that lists lesions
 gets exactly those (a rechallenge experiment has one primary and seeds the rest later); one that
 lists none gets the default ``index`` and ``distant`` lesions. Every key is checked against this schema:
 an unknown key fails with the list of valid ones, a value out of range names the key, the value and
@@ -315,9 +316,9 @@ DEFAULT_PHARMACOLOGY = {
 }
 #: Treatments: given in an arm only (at the top level they would apply to every arm, control included).
 ARM_ONLY = ("ablation", "drugs", "adjuvant", "resection", "metastases")
-TOP_LEVEL = ("experiment", "arms", *SECTIONS, *(k for k in NAMED_SECTIONS if k not in ARM_ONLY))
+TOP_LEVEL = ("arms", *SECTIONS, *(k for k in NAMED_SECTIONS if k not in ARM_ONLY))
 #: What an arm may hold: overrides of any base section and its treatments.
-ARM_SECTIONS = (*TOP_LEVEL[2:], *ARM_ONLY)
+ARM_SECTIONS = (*(k for k in TOP_LEVEL if k not in ("arms", "experiment")), *ARM_ONLY)
 
 
 def _check_table(prefix: str, table: Any, schema: dict[str, Param]) -> dict[str, Any]:
