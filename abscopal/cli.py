@@ -93,7 +93,7 @@ def cmd_plot(args) -> int:
         print(path)
     unreadable = [w for w in caught if issubclass(w.category, UnreadableFileWarning)]
     for w in unreadable:
-        print(f"abscopal: left out, unreadable: {w.message}", file=sys.stderr)
+        error(f"left out, unreadable: {w.message}")
     return 1 if unreadable else 0
 
 
@@ -124,8 +124,21 @@ def cmd_sweep(args) -> int:
     return 1 if res.failed else 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line ``abscopal: ...`` (exit 2), not a usage block."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("abscopal").strip()
+        self.exit(2, f"abscopal: {command + ': ' if command else ''}{message} (see {self.prog} --help)\n")
+
+
+def error(message: str) -> None:
+    """One line on stderr: the message of an error, its own line breaks (a library's message) folded."""
+    print("abscopal: " + " ".join(line.strip() for line in str(message).splitlines() if line.strip()), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="abscopal", description=__doc__)
+    parser = Parser(prog="abscopal", description=__doc__)
     parser.add_argument("--debug", action="store_true", help=f"the full traceback of an error (or set {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -173,16 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except FolderError as e:
-        print(f"abscopal: {e}", file=sys.stderr)
+        error(e)
     except ConfigError as e:
-        print(f"abscopal: config error: {e}", file=sys.stderr)
+        error(f"config error: {e}")
     except (RuntimeError, OSError) as e:  # dask missing, a file system that refuses
-        print(f"abscopal: {type(e).__name__}: {e}", file=sys.stderr)
+        error(f"{type(e).__name__}: {e}")
     except KeyboardInterrupt:
         print("abscopal: interrupted; finished runs are kept, --resume runs the rest", file=sys.stderr)
         return 130
     except Exception as e:  # a bug: one line, the traceback behind --debug
-        print(f"abscopal: internal error: {type(e).__name__}: {e} (--debug shows the traceback)", file=sys.stderr)
+        error(f"internal error: {type(e).__name__}: {e} (--debug shows the traceback)")
         return 3
     return 2
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -339,6 +340,11 @@ def _check_section(prefix: str, name: str, value: Any) -> Any:
     if name in NAMED_SECTIONS:
         if not isinstance(value, dict):
             raise ConfigError(f"{prefix}{name} = {value!r}: expected tables like [{prefix}{name}.NAME]")
+        if name == "lesions" and not value:
+            raise ConfigError(f"{prefix}lesions = {{}}: expected at least one lesion ([{prefix}lesions.NAME])")
+        if name in ("lesions", "metastases"):
+            for lesion in value:
+                check_name(f"{prefix}{name}", lesion)
         if name in ("pharmacology", "drugs"):
             for drug in value:
                 if drug not in DRUGS:
@@ -359,6 +365,19 @@ def _check_section(prefix: str, name: str, value: Any) -> Any:
         return _check_table(f"{prefix}adjuvant", value, ADJUVANT)
     valid = ARM_SECTIONS if prefix else TOP_LEVEL
     raise ConfigError(f"unknown section {prefix}{name}{did_you_mean(name, valid)}; valid sections: {', '.join(sorted(valid))}")
+
+
+#: Names of experiments, arms, lesions and metastases: they become file names and column values.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def check_name(where: str, name: str) -> None:
+    """Refuse a name (of the table ``where``, or the value of the key ``where =``) that is not a plain file name
+    (``../x``, ``a b``, "") or holds ``__`` (the separator of ``<arm>__r<replicate>`` in run files)."""
+    if not NAME.fullmatch(name) or "__" in name:
+        key = f'{where} "{name}"' if where.endswith("=") else f'{where}."{name}"'
+        raise ConfigError(f"{key}: expected a name of letters, digits, '_' and '-' starting with a letter or digit, "
+                          f"without '__' (it names files and table rows)")
 
 
 def did_you_mean(name: Any, names) -> str:
@@ -438,6 +457,7 @@ def resolve(config: dict[str, Any]) -> Experiment:
         raise ConfigError("arms: expected at least one table [arms.NAME]")
     arms = {}
     for arm, overrides in arms_given.items():
+        check_name("arms", arm)
         if not isinstance(overrides, dict):
             raise ConfigError(f"arms.{arm} = {overrides!r}: expected a table of overrides and treatments")
         if "experiment" in overrides:
@@ -453,6 +473,7 @@ def resolve(config: dict[str, Any]) -> Experiment:
 
 
 def _check_settings(s: dict[str, Any]) -> None:
+    check_name("experiment.name =", s["name"])
     if not s["start_day"] < s["end_day"]:
         raise ConfigError(f"experiment.end_day = {s['end_day']}: expected after start_day = {s['start_day']}")
     if not s["start_day"] <= s["readout_day"] <= s["end_day"]:
