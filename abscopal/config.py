@@ -505,6 +505,7 @@ def _check_consistency(prefix: str, params: dict[str, Any], settings: dict[str, 
                     f"{prefix}.{kind}.lesion = {params[kind]['lesion']!r}: expected one of {sorted(known)}"
                 )
             _whole_day(f"{prefix}.{kind}.day", params[kind]["day"], settings)
+            _check_lesion_there(prefix, kind, params)
     for name, lesion in params["lesions"].items():
         if lesion["diameter_mm"] >= lesion["domain_mm"]:
             raise ConfigError(f"{prefix}.lesions.{name}.diameter_mm = {lesion['diameter_mm']}: expected below domain_mm")
@@ -532,6 +533,20 @@ def _check_consistency(prefix: str, params: dict[str, Any], settings: dict[str, 
                          ("cryoablation.lethal_temperature_fast_c", cryo["lethal_temperature_fast_c"], False)])
     _increasing(prefix, [("cryoablation.slow_freeze_c_per_min", cryo["slow_freeze_c_per_min"], False),
                          ("cryoablation.fast_freeze_c_per_min", cryo["fast_freeze_c_per_min"], True)])
+
+
+def _check_lesion_there(prefix: str, kind: str, params: dict[str, Any]) -> None:
+    """A treatment's lesion exists on its day: a metastasis after its seeding day, a resected lesion only
+    before its resection (the model has nothing to treat otherwise)."""
+    lesion, day = params[kind]["lesion"], params[kind]["day"]
+    met = params.get("metastases", {}).get(lesion)
+    if met is not None and day <= met["day"]:  # on the seeding day the model treats before it seeds
+        raise ConfigError(f"{prefix}.{kind}.day = {day:g}: expected after the day metastasis {lesion!r} is seeded "
+                          f"(metastases.{lesion}.day = {met['day']:g})")
+    resection = params.get("resection")
+    if kind != "resection" and resection and resection["lesion"] == lesion and day >= resection["day"]:
+        raise ConfigError(f"{prefix}.{kind}.day = {day:g}: expected before the resection of lesion {lesion!r} "
+                          f"(resection.day = {resection['day']:g})")
 
 
 def _increasing(prefix: str, chain: list[tuple[str, float, bool]]) -> None:
