@@ -21,11 +21,14 @@ def linear_step(a: np.ndarray, b: np.ndarray, x: np.ndarray, dt: float) -> np.nd
 
 
 def relax(x: float, source: float, loss: float, dt: float) -> float:
-    """Advance x' = source - loss * x by dt exactly (loss in 1/day, source per day)."""
+    """Advance x' = source - loss * x by dt exactly (loss in 1/day, source per day).
+
+    Written as x e^(-loss dt) + source (1 - e^(-loss dt)) / loss, with expm1, so that a vanishing loss
+    (1e-300 per day) gives x + source * dt instead of overflowing source / loss.
+    """
     if loss <= 0:
         return x + source * dt
-    steady = source / loss
-    return steady + (x - steady) * np.exp(-loss * dt)
+    return x * np.exp(-loss * dt) - source * np.expm1(-loss * dt) / loss
 
 
 def hill(x, half: float, n: float = 1.0):
