@@ -85,3 +85,53 @@ def test_the_package_exports_what_the_readme_uses_without_importing_matplotlib()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == abscopal.__version__
+
+
+SCRIPT_CONFIG = ('{"experiment": {"name": "s", "start_day": -1, "end_day": 1, "readout_day": 1, "replicates": 2, '
+                 '"seed": 3}, "lesions": {"index": {"diameter_mm": 2.0, "domain_mm": 4.0}}, "arms": {"control": {}}}')
+SCRIPTS = {
+    "run, no main guard": f"""
+import abscopal
+print("top level", flush=True)
+res = abscopal.run(abscopal.resolve({SCRIPT_CONFIG}), workers=2)
+print(len(res.runs_ok), "ok", len(res.failed), "failed")
+""",
+    "sweep, main guard": f"""
+import abscopal
+print("top level", flush=True)
+if __name__ == "__main__":
+    sweep = abscopal.Sweep({SCRIPT_CONFIG}, grid={{"immune.kill_probability": [0.1, 0.3]}}, replicates=1, seed=1)
+    res = sweep.run(executor="process", workers=2)
+    print(len(res.runs_ok), "ok", len(res.failed), "failed")
+""",
+}
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_a_script_runs_on_a_process_pool_without_its_workers_rerunning_it(tmp_path, name):
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPTS[name])
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["top level", "2 ok 0 failed"], done.stdout + done.stderr
+
+
+def test_running_and_plotting_leave_matplotlib_global_state_alone(tmp_path):
+    code = f"""
+import matplotlib as mpl
+mpl.use("svg")
+mpl.rcParams["font.size"] = 13
+mpl.rcParams["axes.prop_cycle"] = mpl.cycler(color=["k", "r"])
+before = dict(mpl.rcParams)
+import abscopal
+res = abscopal.run(abscopal.resolve({SCRIPT_CONFIG}), out=r"{tmp_path / 'r'}")
+from abscopal import plots
+assert plots.plot_results(res.path), "no figure"
+fig = plots.burden_figure(res)
+assert fig.axes[0].title.get_fontsize() == 8, "the paper style was not applied while drawing"
+assert mpl.get_backend() == "svg", mpl.get_backend()
+changed = {{k for k, v in mpl.rcParams.items() if before[k] != v}}
+assert not changed, changed
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
