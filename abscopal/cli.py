@@ -66,12 +66,21 @@ def cmd_validate(args) -> int:
 
         sweep = load_sweep(args.config, args.set or [])
         print(f"{args.config}: valid sweep. {len(sweep)} points, {sweep.n_runs} runs")
+        _print_memory(sweep.experiments)
         return 0
     exp = _experiment(args)
     s = exp.settings
     print(f"{args.config}: valid. {len(exp.arms)} arms ({', '.join(exp.arms)}), days {s['start_day']:g} to "
           f"{s['end_day']:g}, readout day {s['readout_day']:g}, {s['replicates']} replicates, seed {s['seed']}")
+    _print_memory([exp])
     return 0
+
+
+def _print_memory(experiments) -> None:
+    from .memory import available_mb, run_memory_mb
+
+    need = max(run_memory_mb(params) for exp in experiments for params in exp.arms.values())
+    print(f"peak memory of a run: about {need:,.0f} MB (estimate); available on this machine: {available_mb():,.0f} MB")
 
 
 def cmd_plot(args) -> int:

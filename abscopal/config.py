@@ -2,7 +2,8 @@
 
 An experiment config (TOML) has a base parameter set and named ``arms``. Each arm is a set of
 overrides of the base (any section below) plus the treatments it gives (``ablation``,
-``drugs.<drug>``, ``adjuvant``, ``resection``, ``metastases.<name>``). A config that lists lesions
+``drugs.<drug>``, ``adjuvant``, ``resection``, ``metastases.<name>``; in arms only: at the top level they
+would apply to every arm, control included). A config that lists lesions
 gets exactly those (a rechallenge experiment has one primary and seeds the rest later); one that
 lists none gets the default ``index`` and ``distant`` lesions. Every key is checked against this schema:
 an unknown key fails with the list of valid ones, a value out of range names the key, the value and
@@ -13,11 +14,14 @@ published number pins down (the text says why it was chosen).
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from . import memory
 
 
 class ConfigError(ValueError):
@@ -61,13 +65,14 @@ class Param:
     def range_text(self) -> str:
         if self.choices:
             return "{" + ", ".join(self.choices) + "}"
-
-        def bound(v: float) -> str:  # a whole-number bound that %g would round (the seed's 2**63 - 1): all digits
-            return str(int(v)) if type(self.default) is int and float(f"{v:g}") != v else f"{v:g}"
-
-        low = "-inf" if self.low is None else bound(self.low)
-        high = "inf" if self.high is None else bound(self.high)
+        low = "-inf" if self.low is None else _number(self.low)
+        high = "inf" if self.high is None else _number(self.high)
         return f"[{low}, {high}]"
+
+
+def _number(x: float) -> str:
+    """Short (1e+12) where that is exact, else in full (a seed's 9223372036854775807, not 9.22337e+18)."""
+    return f"{x:g}" if float(f"{x:g}") == x else str(x)
 
 
 P = Param
@@ -309,8 +314,11 @@ DEFAULT_PHARMACOLOGY = {
     "anti_pd_l1": {"kd_nm": 0.4, "half_life_days": 1.95},  # atezolizumab:PD-L1
     "anti_ctla4": {"kd_nm": 18.2},  # ipilimumab:CTLA-4
 }
+#: Treatments: given in an arm only (at the top level they would apply to every arm, control included).
 ARM_ONLY = ("ablation", "drugs", "adjuvant", "resection", "metastases")
-TOP_LEVEL = ("experiment", "arms", *SECTIONS, *NAMED_SECTIONS, "ablation", "adjuvant", "resection")
+TOP_LEVEL = ("arms", *SECTIONS, *(k for k in NAMED_SECTIONS if k not in ARM_ONLY))
+#: What an arm may hold: overrides of any base section and its treatments.
+ARM_SECTIONS = (*(k for k in TOP_LEVEL if k not in ("arms", "experiment")), *ARM_ONLY)
 
 
 def _check_table(prefix: str, table: Any, schema: dict[str, Param]) -> dict[str, Any]:
@@ -319,7 +327,7 @@ def _check_table(prefix: str, table: Any, schema: dict[str, Param]) -> dict[str,
     out = {}
     for key, value in table.items():
         if key not in schema:
-            raise ConfigError(f"unknown key {prefix}.{key}; valid keys: {', '.join(sorted(schema))}")
+            raise ConfigError(f"unknown key {prefix}.{key}{did_you_mean(key, schema)}; valid keys: {', '.join(sorted(schema))}")
         out[key] = schema[key].check(f"{prefix}.{key}", value)
     return out
 
@@ -334,7 +342,8 @@ def _check_section(prefix: str, name: str, value: Any) -> Any:
         if name in ("pharmacology", "drugs"):
             for drug in value:
                 if drug not in DRUGS:
-                    raise ConfigError(f"unknown drug {prefix}{name}.{drug}; valid drugs: {', '.join(DRUGS)}")
+                    raise ConfigError(f"unknown drug {prefix}{name}.{drug}{did_you_mean(drug, DRUGS)}; valid drugs: "
+                                      f"{', '.join(DRUGS)}")
         return {k: _check_table(f"{prefix}{name}.{k}", v, NAMED_SECTIONS[name]) for k, v in value.items()}
     if name == "ablation":
         table = _check_table(f"{prefix}ablation", value, ABLATION)
@@ -348,7 +357,14 @@ def _check_section(prefix: str, name: str, value: Any) -> Any:
         return _check_table(f"{prefix}resection", value, RESECTION)
     if name == "adjuvant":
         return _check_table(f"{prefix}adjuvant", value, ADJUVANT)
-    raise ConfigError(f"unknown section {prefix}{name}; valid sections: {', '.join(sorted(TOP_LEVEL))}")
+    valid = ARM_SECTIONS if prefix else TOP_LEVEL
+    raise ConfigError(f"unknown section {prefix}{name}{did_you_mean(name, valid)}; valid sections: {', '.join(sorted(valid))}")
+
+
+def did_you_mean(name: Any, names) -> str:
+    """" (did you mean X?)" for the valid name closest to a misspelt one, or ""."""
+    close = difflib.get_close_matches(str(name), [str(n) for n in names], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def defaults() -> dict[str, Any]:
@@ -426,8 +442,12 @@ def resolve(config: dict[str, Any]) -> Experiment:
     """Validate a config dict and resolve every arm against the defaults; raise ConfigError."""
     config = copy.deepcopy(config)
     for name in config:
+        if name in ARM_ONLY:
+            raise ConfigError(f"{name} = {config[name]!r}: a treatment at the top level would apply to every arm, "
+                              f"control included; put it in an arm ([arms.NAME] {name} = ...)")
         if name not in TOP_LEVEL:
-            raise ConfigError(f"unknown section {name}; valid sections: {', '.join(sorted(TOP_LEVEL))}")
+            raise ConfigError(f"unknown section {name}{did_you_mean(name, TOP_LEVEL)}; valid sections: "
+                              f"{', '.join(sorted(TOP_LEVEL))}")
     settings = {k: p.default for k, p in SECTIONS["experiment"].items()}
     settings.update(_check_section("", "experiment", config.get("experiment", {})))
     _check_settings(settings)
@@ -456,7 +476,8 @@ def _check_settings(s: dict[str, Any]) -> None:
         raise ConfigError(f"experiment.end_day = {s['end_day']}: expected after start_day = {s['start_day']}")
     if not s["start_day"] <= s["readout_day"] <= s["end_day"]:
         raise ConfigError(
-            f"experiment.readout_day = {s['readout_day']}: expected within [{s['start_day']}, {s['end_day']}]"
+            f"experiment.readout_day = {s['readout_day']:g}: expected within [start_day, end_day] = "
+            f"[{s['start_day']:g}, {s['end_day']:g}]"
         )
     steps = 24.0 / s["time_step_h"]
     if abs(steps - round(steps)) > 1e-9:
@@ -491,21 +512,61 @@ def _check_consistency(prefix: str, params: dict[str, Any], settings: dict[str, 
         if schedule["start_day"] < settings["start_day"]:
             raise ConfigError(f"{prefix}.drugs.{drug}.start_day = {schedule['start_day']}: expected on or after "
                               f"experiment.start_day = {settings['start_day']}")
-    heat = params["heat_ablation"]
-    if params.get("ablation", {}).get("modality") == "heat" and not (
-        heat["sublethal_temperature_c"] < heat["necrosis_temperature_c"] < params["ablation"]["peak_temperature_c"]
-    ):
-        raise ConfigError(
-            f"{prefix}.ablation.peak_temperature_c = {params['ablation']['peak_temperature_c']}: expected above "
-            f"heat_ablation.necrosis_temperature_c = {heat['necrosis_temperature_c']}, itself above "
-            f"sublethal_temperature_c = {heat['sublethal_temperature_c']}"
-        )
-    cryo = params["cryoablation"]
-    if cryo["slow_freeze_c_per_min"] >= cryo["fast_freeze_c_per_min"]:
-        raise ConfigError(
-            f"{prefix}.cryoablation.slow_freeze_c_per_min = {cryo['slow_freeze_c_per_min']}: expected below "
-            f"fast_freeze_c_per_min = {cryo['fast_freeze_c_per_min']}"
-        )
+        if schedule["start_day"] > settings["end_day"]:  # doses after end_day (of a course begun) are not given
+            raise ConfigError(f"{prefix}.drugs.{drug}.start_day = {schedule['start_day']}: expected on or before "
+                              f"experiment.end_day = {settings['end_day']} (no dose would be given)")
+    _check_blood_flow(prefix, params)
+    _check_memory(prefix, params)
+    heat, cryo = params["heat_ablation"], params["cryoablation"]
+    if params.get("ablation", {}).get("modality") == "heat":
+        _increasing(prefix, [("heat_ablation.body_temperature_c", heat["body_temperature_c"], False),
+                             ("heat_ablation.sublethal_temperature_c", heat["sublethal_temperature_c"], False),
+                             ("heat_ablation.necrosis_temperature_c", heat["necrosis_temperature_c"], True),
+                             ("ablation.peak_temperature_c", params["ablation"]["peak_temperature_c"], True)])
+    if cryo["lethal_temperature_fast_c"] >= 0:
+        raise ConfigError(f"{prefix}.cryoablation.lethal_temperature_fast_c = {cryo['lethal_temperature_fast_c']:g}: "
+                          f"expected below 0 °C")
+    _increasing(prefix, [("cryoablation.lethal_temperature_slow_c", cryo["lethal_temperature_slow_c"], False),
+                         ("cryoablation.lethal_temperature_fast_c", cryo["lethal_temperature_fast_c"], False)])
+    _increasing(prefix, [("cryoablation.slow_freeze_c_per_min", cryo["slow_freeze_c_per_min"], False),
+                         ("cryoablation.fast_freeze_c_per_min", cryo["fast_freeze_c_per_min"], True)])
+
+
+def _increasing(prefix: str, chain: list[tuple[str, float, bool]]) -> None:
+    """Values that must rise along a chain of (key, value, strictly above the one before)."""
+    for (low_key, low, _), (key, value, strict) in zip(chain, chain[1:]):
+        if value < low or (strict and value == low):
+            raise ConfigError(f"{prefix}.{key} = {value:g}: expected {'above' if strict else 'at least'} "
+                              f"{low_key} = {low:g}")
+
+
+def _check_blood_flow(prefix: str, params: dict[str, Any]) -> None:
+    """The lesions present together (metastases from their day on, none after its resection) get at most the
+    whole circulation: their blood-flow shares sum to 1 or less."""
+    lesions = {name: (-math.inf, lesion["blood_flow_share"]) for name, lesion in params["lesions"].items()}
+    lesions |= {name: (met["day"], met["blood_flow_share"]) for name, met in params.get("metastases", {}).items()}
+    resected = params.get("resection", {"lesion": None, "day": math.inf})
+    for day in sorted({seeded for seeded, _ in lesions.values()}):
+        present = {name: share for name, (seeded, share) in lesions.items()
+                   if seeded <= day and not (name == resected["lesion"] and resected["day"] < day)}
+        if sum(present.values()) > 1 + 1e-12:
+            shares = ", ".join(f"{name} {share:g}" for name, share in present.items())
+            raise ConfigError(f"{prefix}.lesions.*.blood_flow_share: the lesions present together get "
+                              f"{sum(present.values()):g} of the circulation ({shares}); expected at most 1")
+
+
+def _check_memory(prefix: str, params: dict[str, Any]) -> None:
+    """Refuse a run whose estimated peak memory (``memory.run_memory_mb``) exceeds what the machine has free."""
+    need, free = memory.run_memory_mb(params), memory.available_mb()
+    if need > free:
+        sizes = memory.lesions_memory_mb(params)
+        name = max(sizes, key=sizes.get)
+        kind = "lesions" if name in params["lesions"] else "metastases"
+        spec, cell_um = {**params["lesions"], **params.get("metastases", {})}[name], params["tumour"]["cell_diameter_um"]
+        side = memory.lattice_side(spec["domain_mm"], cell_um)
+        raise ConfigError(f"{prefix}.{kind}.{name}.domain_mm = {spec['domain_mm']:g}: a lattice of {side} x {side} "
+                          f"sites of {cell_um:g} µm; a run would need about {need:,.0f} MB, the machine has "
+                          f"{free:,.0f} MB available")
 
 
 def _whole_day(key: str, day: float, settings: dict[str, Any]) -> None:
@@ -518,20 +579,48 @@ def _whole_day(key: str, day: float, settings: dict[str, Any]) -> None:
 def set_key(config: dict[str, Any], dotted: str, value: Any) -> None:
     """Set ``a.b.c = value`` in a nested config dict in place (``--set`` and sweep axes).
 
-    Setting a lesion's key in a config that lists no lesions first lists the default ones, so the
-    others are kept (a config that lists lesions gets exactly those).
+    Only arms, lesions and metastases that the config has can be set: a misspelt name would otherwise
+    add a new arm or lesion silently (new ones are written in the config file). Setting a lesion's key in
+    a config that lists no lesions first lists the default ones, so the others are kept (a config that
+    lists lesions gets exactly those).
     """
     parts = dotted.split(".")
     if not all(parts):
-        raise ConfigError(f"--set {dotted}: expected a dotted key like immune.kill_probability")
+        raise ConfigError(f"{dotted!r} = {value!r}: expected a dotted key like immune.kill_probability")
+    _check_target(config, parts, value)
     if parts[0] == "lesions" and "lesions" not in config:
         config["lesions"] = copy.deepcopy(DEFAULT_LESIONS)
     node = config
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"--set {dotted}: {part} is a value, not a table")
+            raise ConfigError(f"{dotted} = {value!r}: {part} is a value, not a table")
     node[parts[-1]] = value
+
+
+def _check_target(config: dict[str, Any], parts: list[str], value: Any) -> None:
+    """Refuse a dotted key that names an arm, lesion or metastasis the config does not have."""
+    dotted = ".".join(parts)
+
+    def must_exist(kind: str, name: str, names: Any) -> None:
+        if isinstance(names, dict) and name not in names:
+            listed = ", ".join(sorted(map(str, names))) or "none"
+            raise ConfigError(f"{dotted} = {value!r}: no {kind} {name!r}{did_you_mean(name, names)}; the config has "
+                              f"{listed} (a new {kind} is written in the config file)")
+
+    lesions = config.get("lesions", DEFAULT_LESIONS)
+    if parts[0] == "lesions" and len(parts) > 1:
+        must_exist("lesion", parts[1], lesions)
+    arms = config.get("arms", {"control": {}})
+    if parts[0] == "arms" and len(parts) > 1:
+        must_exist("arm", parts[1], arms)
+        arm = arms[parts[1]] if isinstance(arms, dict) else None
+        if len(parts) > 3 and isinstance(arm, dict):
+            own = arm.get("lesions", {})
+            if parts[2] == "lesions" and isinstance(lesions, dict) and isinstance(own, dict):
+                must_exist("lesion", parts[3], {**lesions, **own})
+            if parts[2] == "metastases":
+                must_exist("metastasis", parts[3], arm.get("metastases", {}))
 
 
 def parse_value(text: str) -> Any:
@@ -555,12 +644,20 @@ def load_config(path: str | Path, sets: list[str] = ()) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: not UTF-8 text ({e.reason} at byte {e.start}), expected TOML") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    apply_sets(config, sets)
+    return config
+
+
+def apply_sets(config: dict[str, Any], sets: list[str]) -> None:
+    """Apply ``--set key=value`` overrides (values parsed as TOML) to a config dict in place."""
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--set {item!r}: expected key=value")
-        set_key(config, key.strip(), parse_value(value.strip()))
-    return config
+        try:
+            set_key(config, key.strip(), parse_value(value.strip()))
+        except ConfigError as e:
+            raise ConfigError(f"--set {e}") from None
 
 
 def load_experiment(path: str | Path, sets: list[str] = ()) -> Experiment:

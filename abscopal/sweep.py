@@ -9,8 +9,8 @@ Designs (``method``):
   grid    the full product of the ``grid`` axes (``sample`` ranges, if any, get ``n`` evenly spaced levels,
           log-spaced for ``scale = "log"``)
   lhs     ``n`` Latin-hypercube points over the ``sample`` ranges (scipy.stats.qmc, seeded)
-  sobol   a Saltelli design for Sobol indices: ``n`` base points of a scrambled Sobol sequence (use a power
-          of two), ``n * (d + 2)`` points for d sampled parameters, in the row order SALib's
+  sobol   a Saltelli design for Sobol indices: ``n`` base points of a scrambled Sobol sequence (a power
+          of two; others are refused), ``n * (d + 2)`` points for d sampled parameters, in the row order SALib's
           ``sobol.analyze(..., calc_second_order=False)`` expects (see :func:`abscopal.sensitivity`)
   morris  ``n`` Morris elementary-effects trajectories over the ``sample`` ranges (SALib, 4 levels, seeded):
           ``n * (d + 1)`` points, each trajectory changing one parameter at a time by 2/3 of its (unit) range
@@ -62,7 +62,6 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,7 @@ import numpy as np
 import pandas as pd
 
 from . import runner, store
-from .config import ConfigError, Experiment, load_config, resolve, set_key
+from .config import SECTIONS, ConfigError, Experiment, Param, did_you_mean, load_config, resolve, set_key
 from .execute import check_workers, execute
 from .runner import Task
 from .results import StoredResults, summarise_file
@@ -79,6 +78,13 @@ METHODS = ("grid", "lhs", "sobol", "morris", "list")
 #: Levels of a Morris design on each sampled range: 4, so each step moves 2/3 of the range (the usual choice,
 #: Saltelli et al. 2008, Global Sensitivity Analysis: The Primer, ch. 3).
 MORRIS_LEVELS = 4
+#: The sweep's counts, checked like any config value: replicates and seed as the experiment's.
+SWEEP_COUNTS = {
+    "n": Param(1, "points", "sampled points (lhs), base points (sobol), trajectories (morris) or levels per range (grid)",
+               "-", 1, 1e7),
+    "replicates": SECTIONS["experiment"]["replicates"],
+    "seed": SECTIONS["experiment"]["seed"],
+}
 #: Keys a sweep sets itself on every point.
 RESERVED = ("experiment.seed", "experiment.replicates")
 
@@ -122,13 +128,19 @@ def _scale(unit: np.ndarray, ranges: list[tuple[float, float, str, bool]]) -> np
     return out
 
 
+def _power_of_two(n: int) -> None:
+    """A Sobol design needs a power-of-two n: other sizes break the sequence's balance (scipy warns) and bias the
+    indices. Refused rather than rounded, so that the design run is the one asked for."""
+    if n & (n - 1):
+        low = 1 << (n.bit_length() - 1)
+        raise ConfigError(f"sweep.n = {n}: a Sobol design needs a power of two; the nearest are {low} and {2 * low}")
+
+
 def saltelli(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
     """A Saltelli design on the unit cube: n base rows -> n * (d + 2) rows (A, AB_1..AB_d, B per base row)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # scipy warns when n is not a power of two
-        from scipy.stats import qmc
+    from scipy.stats import qmc
 
-        base = qmc.Sobol(2 * d, scramble=True, rng=rng).random(n)
+    base = qmc.Sobol(2 * d, scramble=True, rng=rng).random(n)  # n a power of two (Sweep refuses others)
     a, b = base[:, :d], base[:, d:]
     rows = []
     for j in range(n):
@@ -199,7 +211,7 @@ def _split(config: Any) -> tuple[dict, dict]:
         raw = copy.deepcopy(config)
     else:
         raise TypeError(f"expected a config path, dict or Experiment, got {type(config).__name__}")
-    spec = raw.pop("sweep", {}) or {}
+    spec = raw.pop("sweep", {})
     if not isinstance(spec, dict):
         raise ConfigError(f"sweep = {spec!r}: expected a table [sweep]")
     return raw, spec
@@ -215,7 +227,7 @@ class Sweep:
         known = {"method", "n", "replicates", "seed", "grid", "sample", "points"}
         for key in spec:
             if key not in known:
-                raise ConfigError(f"unknown key sweep.{key}; valid keys: {', '.join(sorted(known))}")
+                raise ConfigError(f"unknown key sweep.{key}{did_you_mean(key, known)}; valid keys: {', '.join(sorted(known))}")
         self.base = base
         self.grid = _flatten(spec.get("grid", {}) if grid is None else grid, leaf=lambda v: not isinstance(v, dict))
         self.sample = _flatten(spec.get("sample", {}) if sample is None else sample,
@@ -224,13 +236,17 @@ class Sweep:
                                                       "lhs" if self.sample else "grid")
         given_points = points if points is not None else spec.get("points")
         experiment = base.get("experiment", {})
-        self.replicates = int(replicates if replicates is not None else spec.get("replicates", experiment.get("replicates", 1)))
-        self.seed = int(seed if seed is not None else spec.get("seed", experiment.get("seed", 1)))
+        if not isinstance(experiment, dict):
+            experiment = {}  # resolve names the error
+        self.replicates = SWEEP_COUNTS["replicates"].check("sweep.replicates", replicates if replicates is not None
+                                                           else spec.get("replicates", experiment.get("replicates", 1)))
+        self.seed = SWEEP_COUNTS["seed"].check("sweep.seed", seed if seed is not None
+                                               else spec.get("seed", experiment.get("seed", 1)))
         self.n = n if n is not None else spec.get("n")
-        if self.method not in METHODS:
+        if self.n is not None:
+            self.n = SWEEP_COUNTS["n"].check("sweep.n", self.n)
+        if not isinstance(self.method, str) or self.method not in METHODS:
             raise ConfigError(f"sweep.method = {self.method!r}: expected one of {', '.join(METHODS)}")
-        if self.replicates < 1:
-            raise ConfigError(f"sweep.replicates = {self.replicates}: expected at least 1")
         self._list = self._read_points(given_points) if self.method == "list" else None
         self.points = self._design()
         self.keys = [c for c in self.points.columns if c != "point"]
@@ -247,6 +263,8 @@ class Sweep:
                 points = pd.read_csv(points)
             except FileNotFoundError:
                 raise ConfigError(f"sweep.points: file {points} does not exist") from None
+            except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+                raise ConfigError(f"sweep.points = {str(points)!r}: not a readable CSV file ({e})") from None
         if not isinstance(points, pd.DataFrame) or points.empty:
             raise ConfigError("sweep.points: expected a non-empty DataFrame or CSV file, one column per key")
         return points.drop(columns=[c for c in ("point",) if c in points.columns]).reset_index(drop=True)
@@ -266,22 +284,24 @@ class Sweep:
             d = len(ranges)
             if self.method in ("lhs", "sobol", "morris") and not d:
                 raise ConfigError(f"sweep.method = {self.method!r} needs sample ranges ([sweep.sample])")
-            if d and (self.n is None or int(self.n) < 1):
+            if d and self.n is None:
                 raise ConfigError(f"sweep.n = {self.n!r}: expected the number of points (at least 1)")
+            if d and self.method == "sobol":
+                _power_of_two(self.n)
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x5EED5]))  # the design's own stream
             if not d:
                 unit = np.empty((1, 0))
             elif self.method == "grid":
-                levels = np.linspace(0.0, 1.0, int(self.n)) if int(self.n) > 1 else np.array([0.5])
+                levels = np.linspace(0.0, 1.0, self.n) if self.n > 1 else np.array([0.5])
                 unit = np.array(list(itertools.product(levels, repeat=d)))
             elif self.method == "lhs":
                 from scipy.stats import qmc
 
-                unit = qmc.LatinHypercube(d, rng=rng).random(int(self.n))
+                unit = qmc.LatinHypercube(d, rng=rng).random(self.n)
             elif self.method == "morris":
-                unit = morris(int(self.n), d, rng)
+                unit = morris(self.n, d, rng)
             else:
-                unit = saltelli(int(self.n), d, rng)
+                unit = saltelli(self.n, d, rng)
             inner = pd.DataFrame(_scale(unit, ranges) if d else unit, columns=list(self.sample))
         overlap = set(self.grid) & set(inner.columns)
         if overlap:
@@ -306,23 +326,10 @@ class Sweep:
         """The full experiment config of one point, seed and replicates included (``abscopal run`` reproduces it)."""
         config = copy.deepcopy(self.base)
         for key, value in self.point_values(point).items():
-            self._check_target(key)
             set_key(config, key, value)
         set_key(config, "experiment.seed", point_seed(self.seed, point))
         set_key(config, "experiment.replicates", self.replicates)
         return config
-
-    def _check_target(self, key: str) -> None:
-        """An axis must not create an arm or a lesion by a typo (set_key would add it silently)."""
-        parts = key.split(".")
-        if parts[0] == "arms" and len(parts) > 2 and parts[1] not in self.base.get("arms", {"control": {}}):
-            raise ConfigError(f"sweep axis {key}: no arm {parts[1]!r}; arms: {', '.join(self.base.get('arms', {}))}")
-        if parts[0] == "lesions" and len(parts) > 2:
-            from .config import DEFAULT_LESIONS
-
-            names = set(self.base.get("lesions", DEFAULT_LESIONS))  # listed lesions replace the defaults
-            if parts[1] not in names:
-                raise ConfigError(f"sweep axis {key}: no lesion {parts[1]!r}; lesions: {', '.join(sorted(names))}")
 
     def _validate(self, point: int) -> Experiment:
         try:
@@ -482,7 +489,8 @@ class SweepResults(StoredResults):
 def load_sweep(path: str | Path, sets: list[str] = ()) -> Sweep:
     """A Sweep from a sweep config (an experiment config plus [sweep]); ``--set`` works on sweep keys too."""
     raw = load_config(path, sets)
-    points = raw.get("sweep", {}).get("points")
+    spec = raw.get("sweep", {})
+    points = spec.get("points") if isinstance(spec, dict) else None
     if isinstance(points, str) and not Path(points).is_absolute():
         raw["sweep"]["points"] = str(Path(path).parent / points)
     return Sweep(raw)

@@ -40,6 +40,21 @@ def test_arm_overrides_only_its_arm():
         (lambda c: c["lesions"]["index"].update(diameter_mm=5.0), ["lesions.index.diameter_mm", "domain_mm"]),
         (lambda c: c["arms"]["cryo_anti_pd1"]["drugs"]["anti_pd1"].update(start_day=-5), ["anti_pd1.start_day", "-5", "experiment.start_day"]),
         (lambda c: c["arms"]["cryo_anti_pd1"]["ablation"].update(modality="heat", peak_temperature_c=50), ["peak_temperature_c", "50", "necrosis_temperature_c"]),
+        (lambda c: c.update(ablation={"lesion": "index"}), ["ablation = {'lesion': 'index'}", "every arm", "put it in an arm"]),
+        (lambda c: c.update(drugs={"anti_pd1": {}}), ["drugs", "control included", "put it in an arm"]),
+        (lambda c: c.update(metastases={"lung": {}}), ["metastases", "put it in an arm"]),
+        (lambda c: c["arms"]["control"].update(resectoin={}), ["arms.control.resectoin", "did you mean resection?"]),
+        (lambda c: c["lesions"]["index"].update(blood_flow_share=0.6) or c["lesions"]["distant"].update(blood_flow_share=0.5),
+         ["blood_flow_share", "1.1 of the circulation", "index 0.6, distant 0.5", "at most 1"]),
+        (lambda c: c["arms"]["control"].update(lesions={"distant": {"blood_flow_share": 0.99}}),
+         ["arms.control.lesions", "1.04", "distant 0.99"]),
+        (lambda c: c["arms"]["cryo_anti_pd1"]["drugs"]["anti_pd1"].update(start_day=7), ["anti_pd1.start_day = 7", "end_day = 6"]),
+        # accepted before and then failed in the run (ablation.py's own checks)
+        (lambda c: c.update(cryoablation={"lethal_temperature_fast_c": 0}), ["cryoablation.lethal_temperature_fast_c = 0", "below 0 °C"]),
+        (lambda c: c.update(cryoablation={"lethal_temperature_slow_c": -10}), ["lethal_temperature_fast_c = -20", "lethal_temperature_slow_c = -10"]),
+        (lambda c: c.update(heat_ablation={"body_temperature_c": 42, "sublethal_temperature_c": 37})
+         or c["arms"]["cryo_anti_pd1"]["ablation"].update(modality="heat"), ["sublethal_temperature_c = 37", "body_temperature_c = 42"]),
+        (lambda c: c["experiment"].update(end_day=0), ["readout_day = 6", "end_day", "[-2, 0]"]),
     ],
 )
 def test_bad_input_names_key_value_and_allowed(mutate, words):
@@ -94,3 +109,86 @@ def test_setting_one_lesion_keeps_the_default_lesions(tmp_path):
     assert exp.arms["control"]["lesions"]["distant"]["blood_flow_share"] == 0.2
     listed = resolve({"lesions": {"primary": {"diameter_mm": 5.0}}, "arms": {"control": {}}})
     assert set(listed.arms["control"]["lesions"]) == {"primary"}  # a config that lists lesions gets those
+
+
+def test_treatment_outside_arms_is_refused_and_in_an_arm_given_to_that_arm_only():
+    cfg = small_config()
+    cfg["arms"]["cryo"] = {"ablation": {"lesion": "index", "margin_mm": 1.0}}
+    exp = resolve(cfg)
+    assert "ablation" in exp.arms["cryo"] and "ablation" not in exp.arms["control"]
+    cfg["adjuvant"] = {"lesion": "index"}
+    with pytest.raises(ConfigError, match=r"^adjuvant = .*put it in an arm"):
+        resolve(cfg)
+
+
+def test_blood_flow_counts_the_lesions_present_together():
+    cfg = small_config()
+    cfg["lesions"] = {"primary": {"diameter_mm": 2.0, "domain_mm": 4.0, "blood_flow_share": 0.6}}
+    met = {"day": 3, "diameter_mm": 1.0, "domain_mm": 4.0, "blood_flow_share": 0.6}
+    cfg["arms"] = {"surgery": {"resection": {"lesion": "primary", "day": 0}, "metastases": {"lung": met}}}
+    resolve(cfg)  # the primary is gone when the metastasis is seeded
+    del cfg["arms"]["surgery"]["resection"]
+    with pytest.raises(ConfigError, match=r"arms\.surgery\.lesions.*1\.2 of the circulation \(primary 0\.6, lung 0\.6\)"):
+        resolve(cfg)
+
+
+@pytest.mark.parametrize("key, words", [
+    ("arms.cryo_anti_pd_1.ablation.margin_mm", ["arms.cryo_anti_pd_1.ablation.margin_mm = -1", "no arm 'cryo_anti_pd_1'",
+                                                "did you mean cryo_anti_pd1?", "control, cryo, cryo_anti_ctla4, cryo_anti_pd1"]),
+    ("lesions.distnt.diameter_mm", ["lesions.distnt.diameter_mm = -1", "no lesion 'distnt'", "did you mean distant?"]),
+    ("arms.control.lesions.indx.diameter_mm", ["no lesion 'indx'", "did you mean index?"]),
+    ("arms.cryo_anti_pd1.metastases.lung.day", ["no metastasis 'lung'", "the config has none"]),
+    ("arms.new", ["no arm 'new'"]),
+])
+def test_set_cannot_create_an_arm_or_lesion_by_a_typo(key, words):
+    with pytest.raises(ConfigError) as err:
+        load_config("experiments/cryo_checkpoint.toml", [f"{key}=-1"])
+    assert str(err.value).startswith("--set ")
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_set_reaches_existing_arms_lesions_and_the_default_arm(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text('[experiment]\nname = "x"\n')
+    cfg = load_config(path, ["arms.control.immune.kill_probability=0.1", "lesions.index.diameter_mm=3"])
+    exp = resolve(cfg)
+    assert exp.arms["control"]["immune"]["kill_probability"] == 0.1
+    assert exp.arms["control"]["lesions"]["index"]["diameter_mm"] == 3
+
+
+def test_a_lattice_that_cannot_fit_in_memory_is_refused(monkeypatch):
+    from abscopal import memory
+
+    cfg = small_config()
+    cfg["lesions"]["distant"]["domain_mm"] = 40.0  # 2000 x 2000 sites of 20 µm
+    need = memory.run_memory_mb(resolve(cfg).arms["control"])
+    assert need > memory.run_memory_mb(resolve(small_config()).arms["control"]) + 200
+    monkeypatch.setattr(memory, "available_mb", lambda: need - 1)
+    with pytest.raises(ConfigError, match=r"^arms\.control\.lesions\.distant\.domain_mm = 40: a lattice of 2000 x 2000 "
+                                          r"sites of 20 µm; a run would need about [\d,]+ MB, the machine has [\d,]+ MB"):
+        resolve(cfg)
+    monkeypatch.setattr(memory, "available_mb", lambda: need + 1)
+    resolve(cfg)
+
+
+def test_memory_estimate_is_above_a_measured_peak():
+    """A run of two lesions filling most of their 16 mm domains, in a fresh process (ru_maxrss)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "experiments/memory_calibration.py", "--domain-mm", "16", "--diameter-mm",
+                          "15", "--days", "1"], capture_output=True, text=True, check=True).stdout
+    measured = json.loads(out)
+    assert measured["peak_mb"] <= measured["estimate_mb"] <= 1.5 * measured["peak_mb"], measured
+
+
+def test_cli_validate_refuses_in_one_line_and_prints_the_memory_estimate(tmp_path, capsys):
+    from abscopal.cli import main
+
+    assert main(["validate", "experiments/cryo_checkpoint.toml", "--set", "lesions.distnt.diameter_mm=1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("abscopal: config error: --set lesions.distnt")
+    assert main(["validate", "experiments/cryo_checkpoint.toml"]) == 0
+    assert "peak memory of a run: about" in capsys.readouterr().out
