@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from . import __version__
 from .config import ConfigError, load_config, load_experiment, parameter_table
 from .store import FolderError, UnreadableFileWarning
 
@@ -138,8 +139,10 @@ def error(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files here: no window, whatever the display
     parser = Parser(prog="abscopal", description=__doc__)
     parser.add_argument("--debug", action="store_true", help=f"the full traceback of an error (or set {DEBUG_ENV}=1)")
+    parser.add_argument("--version", action="version", version=f"abscopal {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def config_args(p):

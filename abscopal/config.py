@@ -437,6 +437,25 @@ class Experiment:
     def name(self) -> str:
         return self.settings["name"]
 
+    def with_params(self, overrides: dict[str, Any]) -> "Experiment":
+        """A new Experiment with dotted keys set, validated as ``--set`` is; raise ConfigError.
+
+        ``exp.with_params({"immune.kill_probability": 0.2, "arms.cryo.ablation.margin_mm": 2.0})``; the new
+        experiment's ``source`` (the config recorded in the manifest) holds the overrides.
+        """
+        config = copy.deepcopy(self.source)
+        for key, value in overrides.items():
+            set_key(config, key, value)
+        return resolve(config)
+
+    def __repr__(self) -> str:
+        s = self.settings
+        lesions = next(iter(self.arms.values()))["lesions"]
+        sizes = ", ".join(f"{name} {lesion['diameter_mm']:g} mm" for name, lesion in lesions.items())
+        return (f"<Experiment {s['name']}: {len(self.arms)} arms ({', '.join(self.arms)}), days {s['start_day']:g} to "
+                f"{s['end_day']:g} (readout {s['readout_day']:g}), {s['replicates']} replicates, seed {s['seed']}, "
+                f"lesions {sizes}>")
+
 
 def resolve(config: dict[str, Any]) -> Experiment:
     """Validate a config dict and resolve every arm against the defaults; raise ConfigError."""

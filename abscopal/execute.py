@@ -29,6 +29,7 @@ import shutil
 import socket
 import sys
 import time
+import types
 import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -124,7 +125,26 @@ class SerialExecutor(cf.Executor):
         return fut
 
 
-def process_pool(workers: int) -> cf.ProcessPoolExecutor:
+class WorkerPool(cf.ProcessPoolExecutor):
+    """A pool of fresh (spawned) processes that do not import the caller's script.
+
+    A spawned process re-runs the main script (as ``__mp_main__``) before it runs anything, so a script
+    without ``if __name__ == "__main__":`` would start a pool in every worker, and a guarded one would still
+    run its top-level code once per worker. The runs need only abscopal, so the main module is hidden from
+    multiprocessing while a worker is started: Python then imports none (what it does for an interactive
+    session). The pool starts its workers in ``submit`` (spawned workers are started on demand).
+    """
+
+    def submit(self, fn, /, *args, **kwargs):
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            sys.modules["__main__"] = main
+
+
+def process_pool(workers: int) -> WorkerPool:
     """A pool of ``workers`` fresh processes, each with one BLAS thread.
 
     The model's linear algebra is on tiny matrices; BLAS threads only spin and steal the other
@@ -132,7 +152,7 @@ def process_pool(workers: int) -> cf.ProcessPoolExecutor:
     """
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return WorkerPool(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _check_answers(scheduler: str) -> None:

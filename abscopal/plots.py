@@ -1,9 +1,10 @@
-"""Figures for papers (seaborn on matplotlib, Agg backend).
+"""Figures for papers (seaborn on matplotlib), drawn without changing matplotlib's global state.
 
 Every plotting function takes ``ax=`` (or makes its own axes) and returns the matplotlib Figure. One style
-(:func:`paper_style`), figure widths for a one-column (3.5 in) or two-column (7 in) paper figure, and one
-colour-blind-safe colour per arm (seaborn's "colorblind", in the arms' order of first appearance in the
-data) across all figures. :func:`plot_results` makes every figure a results folder supports.
+(:func:`paper_style`, applied only while a function draws: the backend and rcParams stay the user's), figure
+widths for a one-column (3.5 in) or two-column (7 in) paper figure, and one colour-blind-safe colour per arm
+(seaborn's "colorblind", in the arms' order of first appearance in the data) across all figures.
+:func:`plot_results` makes every figure a results folder supports.
 """
 
 from __future__ import annotations
@@ -13,21 +14,19 @@ import warnings
 import zipfile
 from pathlib import Path
 
-import matplotlib
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import matplotlib.ticker as ticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import ListedColormap
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.transforms import ScaledTranslation, blended_transform_factory  # noqa: E402
-from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # noqa: E402
-
-from . import readouts, store  # noqa: E402
+from . import readouts, store
 
 ONE_COLUMN_IN = 3.5
 TWO_COLUMN_IN = 7.0
@@ -46,16 +45,21 @@ ENDPOINT_LABELS = {(frozenset({"pfs"}), False): "progression-free survival",
                    (frozenset({"distant_response"}), True): "cumulative distant response"}
 #: Dash patterns (on, off in line widths) that tell coinciding Kaplan-Meier curves apart.
 KM_DASHES = ((), (4, 1.5), (1, 1), (5, 1.5, 1, 1.5), (2, 1), (6, 1, 1, 1, 1, 1))
+#: The paper theme's matplotlib settings (seaborn's "paper" context and "ticks" style, adjusted).
+PAPER_RC = {
+    **sns.axes_style("ticks"), **sns.plotting_context("paper"),
+    "axes.prop_cycle": mpl.cycler(color=sns.color_palette("deep")),
+    "axes.spines.top": False, "axes.spines.right": False, "font.size": 7, "axes.labelsize": 8,
+    "axes.titlesize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7,
+    "legend.title_fontsize": 7, "legend.frameon": False, "lines.linewidth": 1.2,
+    "savefig.dpi": 300, "pdf.fonttype": 42, "svg.fonttype": "none",
+}
 
 
-def paper_style() -> None:
-    """One theme for every figure: ticks, 7-8 pt fonts, no top/right spines, editable text in PDF and SVG."""
-    sns.set_theme(context="paper", style="ticks", rc={
-        "axes.spines.top": False, "axes.spines.right": False, "font.size": 7, "axes.labelsize": 8,
-        "axes.titlesize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7,
-        "legend.title_fontsize": 7, "legend.frameon": False, "lines.linewidth": 1.2,
-        "savefig.dpi": 300, "pdf.fonttype": 42, "svg.fonttype": "none",
-    })
+def paper_style():
+    """The theme of every figure as a context (or decorator), so that nothing global changes: ticks, 7-8 pt
+    fonts, no top/right spines, editable text in PDF and SVG."""
+    return mpl.rc_context(PAPER_RC)
 
 
 def arm_palette(arms) -> dict[str, tuple]:
@@ -71,7 +75,6 @@ def _arms(frame: pd.DataFrame) -> list[str]:
 def _axes(ax, height=2.4):
     """``ax``, or the axes of a new one-column figure in the paper style."""
     if ax is None:
-        paper_style()
         _, ax = plt.subplots(figsize=(ONE_COLUMN_IN, height), layout="constrained")
     return ax
 
@@ -88,6 +91,7 @@ def _reference_lines(ax):
 
 
 # ---- burden, waterfall, spider ------------------------------------------------------------------
+@paper_style()
 def burden_over_time(ts: pd.DataFrame, lesion: str, ax=None, palette=None, events: pd.DataFrame | None = None):
     """Live tumour cells of one lesion per arm: median line, 50 % and 90 % bands over replicates.
 
@@ -129,9 +133,9 @@ def _burden_legend(ax):
     return list(unique.values()), list(unique)
 
 
+@paper_style()
 def burden_figure(results):
     """One panel per lesion of :func:`burden_over_time`, one legend for the figure."""
-    paper_style()
     ts = results.timeseries
     lesions = [name for name in dict.fromkeys(ts["lesion"]) if name != "systemic"]
     ncols = min(len(lesions), 3)
@@ -149,6 +153,7 @@ def burden_figure(results):
     return fig
 
 
+@paper_style()
 def save_burden_figure(results, path: Path) -> Path:
     """Save :func:`burden_figure` (PNG at 300 dpi)."""
     return _save(burden_figure(results), Path(path))
@@ -166,6 +171,7 @@ def _category(change_pct: pd.Series, baseline_mm: pd.Series) -> np.ndarray:
     return readouts.lesion_response(baseline_mm, baseline_mm * (1.0 + change_pct / 100.0))
 
 
+@paper_style()
 def waterfall(summary_or_change: pd.DataFrame, lesion: str = "distant", ax=None):
     """Each replicate's best (smallest) change in ``lesion``'s longest diameter from baseline, sorted.
 
@@ -192,9 +198,9 @@ def waterfall(summary_or_change: pd.DataFrame, lesion: str = "distant", ax=None)
     return ax.figure
 
 
+@paper_style()
 def waterfall_by_arm(summary_or_change: pd.DataFrame, lesion: str = "distant", palette=None):
     """:func:`waterfall` per arm side by side (shared y axis), each titled in its arm's colour."""
-    paper_style()
     arms = _arms(summary_or_change)
     palette = palette or arm_palette(arms)
     fig, axes = plt.subplots(1, len(arms), figsize=(TWO_COLUMN_IN if len(arms) > 1 else ONE_COLUMN_IN, 2.4),
@@ -213,6 +219,7 @@ def waterfall_by_arm(summary_or_change: pd.DataFrame, lesion: str = "distant", p
     return fig
 
 
+@paper_style()
 def spider(ts: pd.DataFrame, lesion: str = "distant", ax=None, palette=None, baseline_day: float = 0.0):
     """Each replicate's % change in ``lesion``'s longest diameter from baseline over time, coloured by arm."""
     ax = _axes(ax)
@@ -233,6 +240,7 @@ def spider(ts: pd.DataFrame, lesion: str = "distant", ax=None, palette=None, bas
 
 
 # ---- Kaplan-Meier -------------------------------------------------------------------------------
+@paper_style()
 def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None = None, palette=None,
                       cumulative: bool = False):
     """Kaplan-Meier step curves per arm with their confidence bands (``readouts.kaplan_meier`` output).
@@ -288,6 +296,7 @@ def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None =
 
 
 # ---- sweeps -------------------------------------------------------------------------------------
+@paper_style()
 def response_heatmap(frame: pd.DataFrame, x: str, y: str, ax=None):
     """Abscopal response rate over two swept parameters, each cell annotated with rate and run count.
 
@@ -313,6 +322,7 @@ def _value(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
 
 
+@paper_style()
 def parameter_response(summary: pd.DataFrame, parameter: str, lesion: str = "distant", ax=None, palette=None,
                        log_x: bool = False):
     """Change in ``lesion``'s longest diameter at the readout against one swept parameter, per arm.
@@ -348,13 +358,13 @@ def parameter_response(summary: pd.DataFrame, parameter: str, lesion: str = "dis
     return ax.figure
 
 
+@paper_style()
 def burden_by_point(sweep_results, lesion: str = "distant", palette=None):
     """Small multiples: ``lesion``'s live tumour cells over time at each point of a sweep, median per arm.
 
     One panel per point, titled by its parameter values; for sweeps of up to :data:`POINTS_MAX` points.
     """
     points = sweep_results.manifest["points"]
-    paper_style()
     ncols = min(4, len(points))
     nrows = -(-len(points) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(TWO_COLUMN_IN, 1.5 * nrows + 0.5), squeeze=False,
@@ -378,6 +388,7 @@ def burden_by_point(sweep_results, lesion: str = "distant", palette=None):
     return fig
 
 
+@paper_style()
 def sobol_bars(indices: pd.DataFrame, ax=None):
     """First- and total-order Sobol indices with their confidence intervals, grouped horizontal bars.
 
@@ -397,6 +408,7 @@ def sobol_bars(indices: pd.DataFrame, ax=None):
     return ax.figure
 
 
+@paper_style()
 def morris_plot(indices: pd.DataFrame, ax=None):
     """Morris screening: sigma against mu* of each parameter's elementary effects, mu*'s interval as error bars.
 
@@ -430,6 +442,7 @@ def _snapshot_days(arrays, lesion: str) -> list[str]:
     return sorted(labels, key=lambda d: float(re.fullmatch(r"day(-?[\d.]+)", d).group(1)))
 
 
+@paper_style()
 def lesion_snapshots(npz_path, lesion: str, ax=None, pd_l1: bool = False):
     """One lesion's lattice at each snapshot day, side by side, with a scale bar in mm.
 
@@ -441,7 +454,6 @@ def lesion_snapshots(npz_path, lesion: str, ax=None, pd_l1: bool = False):
         arrays = dict(npz)
     days = _snapshot_days(arrays, lesion)
     if ax is None:
-        paper_style()
         _, ax = plt.subplots(1, len(days), figsize=(TWO_COLUMN_IN, 2.3), layout="constrained", squeeze=False)
     axes = list(np.ravel(ax))
     cell_mm = float(arrays["cell_um"]) / 1000.0
@@ -579,7 +591,6 @@ def _experiment_figures(path: Path):
             continue
         names = list(dict.fromkeys(k.split("/")[0] for k in keys if k.endswith("/state")))
         ndays = len(_snapshot_days(keys, names[0]))
-        paper_style()
         fig, axes = plt.subplots(len(names), ndays, figsize=(TWO_COLUMN_IN, 2.0 * len(names)), squeeze=False,
                                  layout="constrained")
         for row, name in zip(axes, names):
@@ -616,7 +627,6 @@ def _sweep_figures(path: Path, manifest: dict, summary: pd.DataFrame):
         runs = _responders(summary, [*keys, x, y])
         runs[x], runs[y] = _binned(runs[x]), _binned(runs[y])
         arms = _arms(runs)
-        paper_style()
         fig, axes = plt.subplots(1, len(arms), figsize=(min(ONE_COLUMN_IN * len(arms), TWO_COLUMN_IN), 2.8),
                                  squeeze=False, layout="constrained")
         for ax, arm in zip(axes[0], arms):
@@ -663,6 +673,7 @@ def _sensitivity_figures(path: Path, summary: pd.DataFrame):
         yield f"{method}_{lesion}_{arm}", fig, caption
 
 
+@paper_style()
 def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
     """Write every figure ``results_dir`` supports into ``out`` (default ``results_dir/figures``).
 

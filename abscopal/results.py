@@ -55,6 +55,17 @@ class Results(StoredResults):
     """What an experiment wrote: time series, summary, events, manifest."""
 
     @classmethod
+    def open(cls, out: str | Path) -> "StoredResults":
+        """Reopen a results folder read-only: Results for a run, SweepResults for a sweep; writes nothing."""
+        out = Path(out)
+        manifest = store.read_manifest(out)
+        if manifest.get("kind") == "sweep" or "points" in manifest:
+            from .sweep import SweepResults
+
+            return SweepResults(out, manifest)
+        return cls(out, manifest)
+
+    @classmethod
     def build(cls, out: Path) -> "Results":
         """Summarise a finished output folder (writes summary.parquet; figures are drawn by abscopal.plots)."""
         out = Path(out)
