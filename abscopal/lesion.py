@@ -232,34 +232,39 @@ class Lesion:
 
         The rim is measured from the outer edge (holes inside the lesion do not count: the interior
         is quiescent for want of oxygen), and a daughter needs a free site within the rim's depth
-        (the chain of cells it can push aside).
+        (the chain of cells it can push aside). Each cell divides at the growth rate: its division times
+        within the step are drawn (exponential waits) and the divisions happen in their order, parent and
+        daughter dividing again if their next division falls within the step, as in continuous time; so
+        the growth does not depend on the time step.
         """
         t = self.params["tumour"]
         rate = t["growth_rate_per_day"] * (1.0 + self.params["inflammation"]["proliferation_boost"]
                                            * self.injury_inflammation_over(dt))
-        p_div = math.expm1(rate * dt)  # e^(r dt) - 1: exact exponential growth per step
-        if p_div == 0:
-            return
-        rs, cs = self.window(pad=1)
-        if (self.state[rs, cs] != EMPTY).all():
+        if rate == 0:
             return
         rim_sites = t["proliferative_rim_um"] / self.cell_um
+        rs, cs = self.window(pad=int(math.ceil(rim_sites)))  # as far as a daughter can be pushed
+        if (self.state[rs, cs] != EMPTY).all():
+            return
         if self._rim_day != math.floor(day):  # the outer edge moves about a cell a day: measure it daily
             self._rim_day = math.floor(day)
             self._measure_rim(rs, cs, rim_sites)
         sites = np.flatnonzero((self.state[rs, cs] == LIVE) & self._in_rim[rs, cs])  # window flat indices
         rng = self.rng["growth"]
-        divide = rng.random(sites.size) < p_div
-        order = rng.permutation(int(divide.sum()))
-        sites = sites[divide][order]
-        if sites.size:
-            self._divide(sites, rs, cs, rim_sites)
+        times = rng.exponential(1.0 / rate, sites.size)  # each cell's next division, days into the step
+        while (soon := times < dt).any():
+            order = np.argsort(times[soon], kind="stable")
+            sites, times = self._divide(sites[soon][order], times[soon][order], rs, cs, rim_sites)
+            times = times + rng.exponential(1.0 / rate, times.size)
         self._find_box(rs, cs)
 
-    def _divide(self, sites: np.ndarray, rs: slice, cs: slice, rim_sites: float) -> None:
-        """Cells at ``sites`` (flat indices in the window rs, cs) divide, in this order of precedence.
+    def _divide(self, sites: np.ndarray, times: np.ndarray, rs: slice, cs: slice,
+                rim_sites: float) -> tuple[np.ndarray, np.ndarray]:
+        """Cells at ``sites`` (flat indices in the window rs, cs) divide at ``times`` (days), in this order of
+        precedence. Returns the parents and daughters of the divisions that found room (window flat
+        indices) with the time of their division.
 
-        Daughters go to the nearest free site inside the window (the tissue's box padded by one site):
+        Daughters go to the nearest free site inside the window (the tissue's box padded by the rim's depth):
         a local copy of it with a border of occupied sites as deep as the search.
         """
         k = int(math.ceil(rim_sites))
@@ -269,23 +274,32 @@ class Lesion:
         sites = sites + sites // (width - 2 * k) * 2 * k + k * width + k  # window -> local flat indices
         state, ant, pdl = self.state.reshape(-1), self.antigenicity.reshape(-1), self.pd_l1.reshape(-1)
         baseline = self.params["tumour"]["pd_l1_baseline"]
-        # Several cells may push toward the same free site in one step: one of them takes it, the others
-        # take the nearest free site still within reach (up to four rounds), as they would in
-        # continuous time; so the growth does not depend on the time step.
-        for _ in range(4):
-            sites, targets = nearest_free(local, sites, rim_sites)
+        divided, when = [], []
+        # Several cells may push toward the same free site: the first takes it, the others take the
+        # nearest free site still within reach, as they would one after the other in continuous time.
+        while sites.size:
+            found, targets = nearest_free(local, sites, rim_sites)
+            times = times[np.isin(sites, found, assume_unique=True)]
+            sites = found
             if sites.size == 0:
                 break
             _, first = np.unique(targets, return_index=True)
             local.reshape(-1)[targets[first]] = LIVE
-            lr, lc = np.divmod(np.stack([targets[first], sites[first]]), width)
-            born, parent = (lr + rs.start - k) * n + lc + cs.start - k
+            pair = np.concatenate([sites[first], targets[first]])
+            divided.append(pair)
+            when.append(np.concatenate([times[first], times[first]]))
+            lr, lc = np.divmod(pair, width)
+            parent, born = np.split((lr + rs.start - k) * n + lc + cs.start - k, 2)
             state[born] = LIVE
             ant[born] = ant[parent]
             pdl[born] = baseline
             waiting = np.ones(sites.size, bool)
             waiting[first] = False
-            sites = sites[waiting]
+            sites, times = sites[waiting], times[waiting]
+        if not divided:
+            return np.empty(0, np.int64), np.empty(0)
+        lr, lc = np.divmod(np.concatenate(divided), width)
+        return (lr - k) * (width - 2 * k) + lc - k, np.concatenate(when)
 
     def _measure_rim(self, rs: slice, cs: slice, rim_sites: float) -> None:
         """Close holes (``_contract``), then mark the sites within the proliferative rim and on the outer

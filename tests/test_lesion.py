@@ -76,3 +76,25 @@ def test_live_density_is_the_live_fraction_of_each_pixel():
     expected = padded.reshape(nf, b, nf, b).mean(axis=(1, 3))
     np.testing.assert_array_equal(lesion.live_density(), expected.astype(np.float32))
     assert lesion.live_sites().size == int((lesion.state == LIVE).sum())
+
+
+def grown(step_h: float, days: int, seed: int) -> int:
+    """Live cells of a 1 mm lesion after ``days`` of growth (no immune system) in steps of ``step_h``."""
+    cfg = small_config()
+    cfg["tumour"] = {"spontaneous_death_per_day": 0.0}
+    params = resolve(cfg).arms["control"]
+    spec = dict(params["lesions"]["distant"], diameter_mm=1.0, domain_mm=3.0)
+    lesion = Lesion("distant", spec, params, Streams(replicate_seed(seed, 0)), 0.0)
+    n = int(round(24 / step_h))
+    for day in range(days):
+        for k in range(n):
+            lesion.grow(day + k / n, 1.0 / n)
+    return lesion.counts()["tumor_cells"]
+
+
+def test_growth_does_not_depend_on_the_time_step():
+    """Divisions happen at their drawn times, daughters divide again within a step, and crowded cells take the
+    next free site: a day in one step grows the lesion as much as in 12 steps of 2 h."""
+    coarse = np.mean([grown(24, 4, s) for s in range(3)])
+    fine = np.mean([grown(2, 4, s) for s in range(3)])
+    assert coarse == pytest.approx(fine, rel=0.01), (coarse, fine)
