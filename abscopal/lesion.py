@@ -6,8 +6,10 @@ Per-cell state lives in arrays (struct of arrays): ``state`` (empty, live, necro
 daughter takes the nearest free site, as if the cells between were pushed aside. Dead cells occupy
 space until cleared.
 Antigen, DAMPs and IFN-γ live on a coarser grid (``release.field_resolution_um``); they diffuse
-(an exact Gaussian kernel per step) and decay (exact exponentials), so results do not depend on
-the time step. Work is restricted to the bounding box of the tissue; per-cell updates address
+(an exact Gaussian kernel per step) and decay (exact exponentials). What cells release during a step
+enters the fields as released uniformly over it (the mean decay over the step, half a step of diffusion),
+and DCs meet the fields averaged over the step, the DAMP level on a physical scale
+(``dendritic_cells.damp_sensing_um``), so results depend neither on the time step nor on the grid. Work is restricted to the bounding box of the tissue; per-cell updates address
 sites by flat index (row * side + column) in whole-array operations.
 """
 
@@ -91,6 +93,17 @@ def _within(mask: np.ndarray, radius: float) -> np.ndarray:
     return out
 
 
+def _decay_over_step(x: float) -> float:
+    """Mean of exp(-k t) over a step (x = k dt), t uniform on it: what is left at the step's end of what was
+    released uniformly over it, or the mean over the step of what was there at its start."""
+    return -math.expm1(-x) / x if x > 0 else 1.0
+
+
+def _present_over_step(x: float) -> float:
+    """Mean over a step (x = k dt) of the share present of what is released uniformly during it (1/2 if x = 0)."""
+    return (1.0 - _decay_over_step(x)) / x if x > 0 else 0.5
+
+
 @functools.lru_cache(maxsize=16)
 def _gaussian_operator(sigma: float, n: int) -> np.ndarray:
     """The matrix of scipy.ndimage's Gaussian filter (zero outside) on n pixels: filtered x = G @ x,
@@ -153,6 +166,9 @@ class Lesion:
         self.damp = np.zeros((nf, nf))  # DAMP units per field pixel
         self.apoptotic_antigen = np.zeros((nf, nf))  # the part of ``antigen`` released by apoptotic cells
         self.ifn = np.zeros((nf, nf))  # effector-equivalents of IFN-γ per field pixel
+        # released during the current step, not yet in the fields (same units)
+        self.released = {"antigen": np.zeros((nf, nf)), "apoptotic_antigen": np.zeros((nf, nf)),
+                         "damp": np.zeros((nf, nf))}
         self.pixel_mm2 = (self.block * self.cell_um / 1000.0) ** 2
         self.t_cells = EffectorTCells(params["immune"])
         self.dcs = LesionDendriticCells(params["dendritic_cells"])
@@ -195,16 +211,26 @@ class Lesion:
         return slice(max(r0 - pad, 0), min(r1 + pad, n)), slice(max(c0 - pad, 0), min(c1 + pad, n))
 
     def _release(self, sites: np.ndarray, antigen: np.ndarray, damp: float, apoptotic: bool) -> None:
-        """Deposit antigen (per cell) and DAMPs (per cell) of dying cells at flat ``sites`` on their field pixels."""
+        """Release antigen (per cell) and DAMPs (per cell) of dying cells at flat ``sites`` on their field pixels
+        (into ``released``: the fields take it at the step's end, or at the next step's start for a treatment)."""
         if sites.size == 0:
             return
         nf = self.antigen.shape[0]
         idx = self._pixel[sites]
         released = np.bincount(idx, weights=antigen, minlength=nf * nf).reshape(nf, nf)
-        self.antigen += released
+        self.released["antigen"] += released
         if apoptotic:
-            self.apoptotic_antigen += released
-        self.damp += damp * np.bincount(idx, minlength=nf * nf).reshape(nf, nf)
+            self.released["apoptotic_antigen"] += released
+        self.released["damp"] += damp * np.bincount(idx, minlength=nf * nf).reshape(nf, nf)
+
+    def begin_step(self) -> None:
+        """What treatments released before the step (at its start) enters the fields as it is."""
+        for name, field in self._release_fields():
+            field += self.released[name]
+            self.released[name][:] = 0.0
+
+    def _release_fields(self):
+        return (("antigen", self.antigen), ("apoptotic_antigen", self.apoptotic_antigen), ("damp", self.damp))
 
     def live_density(self) -> np.ndarray:
         """Fraction of each field pixel's sites holding a live tumour cell (the chemokine source)."""
@@ -398,7 +424,7 @@ class Lesion:
     def resect(self) -> None:
         """Surgery: every cell, T cell and field is removed; the lesion no longer draws T cells."""
         self.state[:] = EMPTY
-        for field in (self.antigen, self.apoptotic_antigen, self.damp, self.ifn):
+        for field in (self.antigen, self.apoptotic_antigen, self.damp, self.ifn, *self.released.values()):
             field[:] = 0.0
         self.t_cells = EffectorTCells(self.params["immune"])
         self.resected = True
@@ -413,36 +439,59 @@ class Lesion:
             field[:] = g @ field @ g.T
         field *= math.exp(-decay_per_day * dt)
 
+    def _add_released(self, field: np.ndarray, released: np.ndarray, d_um2_per_s: float, decay_per_day: float,
+                      dt: float) -> None:
+        """Add to ``field`` what was released uniformly over the step: its mean decay, half a step's diffusion."""
+        if released.any():
+            released = released * _decay_over_step(decay_per_day * dt)
+            self._diffuse(released, d_um2_per_s, 0.0, dt / 2)
+            field += released
+
     def update_fields(self, dt: float) -> None:
-        """Antigen and DAMPs diffuse and decay; T cells secrete IFN-γ, which diffuses and decays."""
+        """Antigen and DAMPs diffuse and decay, and take what was released during the step; T cells secrete
+        IFN-γ, which diffuses and decays."""
         rel, imm = self.params["release"], self.params["immune"]
-        self._diffuse(self.antigen, rel["diffusion_um2_per_s"], rel["antigen_decay_per_day"], dt)
-        self._diffuse(self.apoptotic_antigen, rel["diffusion_um2_per_s"], rel["antigen_decay_per_day"], dt)
-        self._diffuse(self.damp, rel["diffusion_um2_per_s"], rel["damp_decay_per_day"], dt)
+        for name, field in self._release_fields():
+            decay = rel["damp_decay_per_day"] if name == "damp" else rel["antigen_decay_per_day"]
+            self._diffuse(field, rel["diffusion_um2_per_s"], decay, dt)
+            self._add_released(field, self.released[name], rel["diffusion_um2_per_s"], decay, dt)
+            self.released[name][:] = 0.0
         k, d = imm["ifn_gamma_decay_per_day"], imm["ifn_gamma_diffusion_um2_per_s"]
         self._diffuse(self.ifn, d, k, dt)
         # Each active effector secretes k per day, so that it maintains one effector-equivalent at
-        # steady state; what it secreted during the step, (1 - exp(-k dt)) / k per unit rate, has
-        # diffused for half the step on average (midpoint rule).
+        # steady state: k dt over the step.
         tc = self.t_cells
         if tc.size:
-            weight = np.where(tc.exhausted, imm["exhausted_ifn_gamma_fraction"], 1.0) * (1.0 - math.exp(-k * dt))
+            weight = np.where(tc.exhausted, imm["exhausted_ifn_gamma_fraction"], 1.0) * k * dt
             nf = self.ifn.shape[0]
             secreted = np.bincount(self.pixel_of(tc.row, tc.col), weights=weight, minlength=nf * nf).reshape(nf, nf)
-            self._diffuse(secreted, d, 0.0, dt / 2)
-            self.ifn += secreted
+            self._add_released(self.ifn, secreted, d, k, dt)
 
     def antigen_for_dcs(self, dt: float) -> tuple[float, float, float]:
         """The antigen (cell-equivalents), antigen-weighted DAMP level (per site) and apoptotic share of
-        the antigen (0-1) DCs meet over the coming step: the fields decayed to the step's midpoint."""
+        the antigen (0-1) DCs meet over the coming step: the fields' means over the step (what they hold
+        decaying, what is released during it accumulating). The DAMP level is taken where the antigen is on
+        the scale ``dendritic_cells.damp_sensing_um`` (both fields smoothed by a Gaussian of that SD, widened by
+        the half step's diffusion), so a dying cell's own DAMPs count alike on any grid and at any step."""
         rel = self.params["release"]
-        antigen = float(self.antigen.sum())
-        if antigen <= 0:
+        xa, xd = rel["antigen_decay_per_day"] * dt, rel["damp_decay_per_day"] * dt
+
+        def mean(name: str, field: np.ndarray, x: float) -> np.ndarray:
+            return field * _decay_over_step(x) + self.released[name] * _present_over_step(x)
+
+        antigen = mean("antigen", self.antigen, xa)
+        total = float(antigen.sum())
+        if total <= 0:
             return 0.0, 0.0, 0.0
-        damp = float((self.antigen * self.damp).sum()) / antigen / self.block**2
-        apoptotic_share = min(float(self.apoptotic_antigen.sum()) / antigen, 1.0)
-        return (antigen * math.exp(-rel["antigen_decay_per_day"] * dt / 2),
-                damp * math.exp(-rel["damp_decay_per_day"] * dt / 2), apoptotic_share)
+        pixel_um = self.block * self.cell_um
+        spread_um2 = rel["diffusion_um2_per_s"] * 86400.0 * dt  # 2 D (dt / 2)
+        g = _gaussian_operator(math.sqrt(self.params["dendritic_cells"]["damp_sensing_um"] ** 2 + spread_um2)
+                               / pixel_um, antigen.shape[0])
+        sensed_antigen = g @ antigen @ g.T
+        sensed_damp = g @ mean("damp", self.damp, xd) @ g.T
+        damp = float((sensed_antigen * sensed_damp).sum()) / float(sensed_antigen.sum()) / self.block**2
+        apoptotic_share = min(float(mean("apoptotic_antigen", self.apoptotic_antigen, xa).sum()) / total, 1.0)
+        return total, damp, apoptotic_share
 
     def update_pd_l1(self, dt: float, live: np.ndarray) -> None:
         """PD-L1 of the cells live at the step's start (flat indices ``live``) relaxes toward its
@@ -473,8 +522,8 @@ class Lesion:
             "viable_area_mm2": n_live * cell_mm2,
             "longest_diameter_mm": self.longest_diameter_mm(),
             "pd_l1_mean": float(self.pd_l1[rs, cs][live].mean()) if n_live else float("nan"),
-            "antigen": float(self.antigen.sum()),
-            "damps": float(self.damp.sum()),
+            "antigen": float(self.antigen.sum() + self.released["antigen"].sum()),
+            "damps": float(self.damp.sum() + self.released["damp"].sum()),
             "ifn_gamma": float(self.ifn.sum()),
             "effector_t_cells": self.t_cells.active_count(),
             "exhausted_t_cells": self.t_cells.exhausted_count(),
