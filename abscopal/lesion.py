@@ -140,7 +140,8 @@ class Lesion:
         self.created_day = created_day
         self.resected = False
         self.cell_um = tumour["cell_diameter_um"]
-        self.rng = {k: streams.generator(name, k) for k in ("growth", "death", "ablation", "t_cells")}
+        self.streams = streams
+        self.rng = streams.daily(name)  # by purpose; re-keyed each day by ``new_day``
         n = int(round(spec["domain_mm"] * 1000.0 / self.cell_um))
         self.state = np.zeros((n, n), np.int8)
         self.antigenicity = np.zeros((n, n), np.float32)
@@ -222,6 +223,11 @@ class Lesion:
         if apoptotic:
             self.released["apoptotic_antigen"] += released
         self.released["damp"] += damp * np.bincount(idx, minlength=nf * nf).reshape(nf, nf)
+
+    def new_day(self, day: int) -> None:
+        """Random streams for the day (keyed by lesion, purpose and day): arms whose histories diverged
+        draw the same numbers for the same purpose again."""
+        self.rng = self.streams.daily(self.name, day)
 
     def begin_step(self) -> None:
         """What treatments released before the step (at its start) enters the fields as it is."""
@@ -348,7 +354,7 @@ class Lesion:
         the lesion's filled outline afterwards.
         """
         state, ant, pdl = self.state[rs, cs], self.antigenicity[rs, cs], self.pd_l1[rs, cs]
-        rng = self.rng["growth"]
+        rng = self.rng["contraction"]
         holes = np.flatnonzero(filled & (state == EMPTY))
         for _ in range(self.params["release"]["contraction_layers_per_day"]):
             if holes.size == 0:
@@ -385,7 +391,7 @@ class Lesion:
         flat = self.state.reshape(-1)
         dead = self._sites(lambda state: state >= NECROTIC)
         rate = np.where(flat[dead] == APOPTOTIC, rel["apoptotic_clearance_per_day"], rel["dead_cell_clearance_per_day"])
-        gone = self.rng["death"].random(dead.size) < -np.expm1(-rate * dt)
+        gone = self.rng["clearance"].random(dead.size) < -np.expm1(-rate * dt)
         flat[dead[gone]] = EMPTY
 
     def ablate(self, zone_fn, settings: dict, quality: float, damp_factor: float) -> dict:

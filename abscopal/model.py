@@ -90,6 +90,8 @@ class AbscopalModel(mesa.Model):
     def step(self) -> None:
         """One day: the internal steps, then the day's record."""
         dt = 1.0 / self.substeps
+        for lesion in self.lesions.values():
+            lesion.new_day(round(self.day - 1.0))
         for k in range(self.substeps):
             self.advance(self.day - 1.0 + k * dt, dt)
         self.record()
@@ -105,18 +107,18 @@ class AbscopalModel(mesa.Model):
         mature_in = tolerogenic_in = apoptotic_tolerogenic_in = recruited = 0.0
         for lesion in self.lesions.values():
             lesion.begin_step()
-            rng = lesion.rng["t_cells"]
-            entering = rng.poisson(self.influx_per_day(lesion, blood_mid) * dt) if not lesion.resected else 0
+            entry = lesion.rng["t_cell_entry"]
+            entering = entry.poisson(self.influx_per_day(lesion, blood_mid) * dt) if not lesion.resected else 0
             entering = min(entering, int(ln.blood_effectors))
             recruited += entering
             lesion.grow(day, dt)
             live = lesion.live_sites()
             lesion.spontaneous_death(dt, live)
             lesion.clear_dead(dt)
-            lesion.t_cells.admit(entering, lesion, day + dt / 2, rng, ln.secondary_share)  # entering over the step
+            lesion.t_cells.admit(entering, lesion, day + dt / 2, entry, ln.secondary_share)  # entering over the step
             # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
             lesion.t_cells.step(lesion, day, dt, pd1_free * lesion.suppressors.pd1_expression,
-                                lesion.suppressors.suppression, rng)
+                                lesion.suppressors.suppression, lesion.rng["t_cells"])
             antigen, damp, apoptotic_share = lesion.antigen_for_dcs(dt)
             m, t = lesion.dcs.step(antigen, damp, dt, self.adjuvant_signal(lesion.name, day + dt / 2), apoptotic_share)
             lesion.update_fields(dt)

@@ -2,14 +2,14 @@
 
 Runs ``experiments/cryo_checkpoint.toml`` (to day 30) for N individuals at every setting
 (``time_step_h`` x ``release.field_resolution_um``) and prints, per arm, the distant lesion's change in live
-tumour cells from day 0 to day 30 (mean over individuals), its paired shift against the finest setting with a
-95 % t interval, that shift as a share of the cryo-vs-control effect at the finest setting, and the mean peak of
+tumour cells from day 0 to day 30 (mean over individuals), its paired shift against the finest setting (or ``--reference``)
+with a 95 % t interval, that shift as a share of the cryo-vs-control effect at that setting, and the mean peak of
 active effectors in the distant lesion. The individuals are the same at every setting (same seed), so the
 shifts are paired. A second table gives the variance over individuals of paired differences between arms
 (common random numbers: the smaller, the fewer individuals an arm comparison needs).
 
     .venv/bin/python experiments/convergence.py [--replicates 8] [--settings 6:160 3:160 1.5:160 6:80 1.5:80]
-                                                [--workers 2] [--cache DIR]
+                                                [--workers 2] [--arms control cryo cryo_anti_pd1] [--cache DIR]
 
 ``--cache DIR`` keeps each setting's summary (CSV) and reuses it on the next call: delete it after a code change.
 """
@@ -17,6 +17,7 @@ shifts are paired. A second table gives the variance over individuals of paired 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -30,11 +31,15 @@ CONFIG = Path(__file__).with_name("cryo_checkpoint.toml")
 PAIRS = (("cryo", "control"), ("cryo_anti_pd1", "cryo"), ("cryo_anti_pd1", "anti_pd1"), ("cryo_anti_ctla4", "cryo"))
 
 
-def run_setting(step_h: float, resolution_um: float, replicates: int, workers: int, end_day: float) -> pd.DataFrame:
+def run_setting(step_h: float, resolution_um: float, replicates: int, workers: int, end_day: float,
+                arms: list[str] | None) -> pd.DataFrame:
     """Distant-lesion summary (one row per arm x individual) of the default experiment at one setting."""
     sets = [f"experiment.time_step_h={step_h}", f"release.field_resolution_um={resolution_um}",
             f"experiment.end_day={end_day}", f"experiment.readout_day={end_day}"]
-    res = abscopal.run(abscopal.load_experiment(CONFIG, sets), replicates=replicates, workers=workers)
+    exp = abscopal.load_experiment(CONFIG, sets)
+    if arms:
+        exp = dataclasses.replace(exp, arms={arm: exp.arms[arm] for arm in arms})
+    res = abscopal.run(exp, replicates=replicates, workers=workers)
     s = res.summary
     s = s[s["lesion"] == "distant"]
     return s[["arm", "replicate", "burden_change_pct", "effector_t_cells_peak"]].reset_index(drop=True)
@@ -49,13 +54,12 @@ def paired_ci(d: np.ndarray) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
-def convergence_table(runs: dict[tuple[float, float], pd.DataFrame]) -> pd.DataFrame:
-    """Per arm and setting: mean change, paired shift vs the finest setting (95 % CI), % of the cryo effect."""
-    finest = min(runs, key=lambda k: (k[0], k[1]))
+def convergence_table(runs: dict[tuple[float, float], pd.DataFrame], reference: tuple[float, float]) -> pd.DataFrame:
+    """Per arm and setting: mean change, paired shift vs the reference setting (95 % CI), % of the cryo effect."""
     wide = {k: v.pivot(index="replicate", columns="arm", values="burden_change_pct") for k, v in runs.items()}
     peaks = {k: v.pivot(index="replicate", columns="arm", values="effector_t_cells_peak") for k, v in runs.items()}
-    ref = wide[finest]
-    effect = float((ref["cryo"] - ref["control"]).mean())  # cryo vs control at the finest setting, paired
+    ref = wide[reference]
+    effect = float((ref["cryo"] - ref["control"]).mean())  # cryo vs control at the reference, paired
     rows = []
     for arm in ref.columns:
         for k in sorted(runs, reverse=True):
@@ -72,6 +76,8 @@ def crn_table(runs: dict[tuple[float, float], pd.DataFrame]) -> pd.DataFrame:
     for k, v in sorted(runs.items(), reverse=True):
         w = v.pivot(index="replicate", columns="arm", values="burden_change_pct")
         for a, b in PAIRS:
+            if a not in w or b not in w:
+                continue
             d = w[a] - w[b]
             rows.append({"step_h": k[0], "field_um": k[1], "pair": f"{a} - {b}", "mean_diff": d.mean(),
                          "var_paired": d.var(ddof=1), "var_unpaired": w[a].var(ddof=1) + w[b].var(ddof=1)})
@@ -82,28 +88,35 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--replicates", type=int, default=8)
     ap.add_argument("--settings", nargs="+", default=["6:160", "3:160", "1.5:160", "6:80", "1.5:80"],
-                    help="time_step_h:field_resolution_um; the finest is the reference")
+                    help="time_step_h:field_resolution_um")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--end-day", type=float, default=30)
+    ap.add_argument("--arms", nargs="+", help="only these arms (control and cryo are needed for the effect)")
+    ap.add_argument("--reference", help="step:field the shifts are measured from (default: the finest of both)")
     ap.add_argument("--cache", type=Path, help="folder keeping each setting's summary between calls")
     args = ap.parse_args()
     runs = {}
     for text in args.settings:
         step_h, res_um = (float(x) for x in text.split(":"))
-        cached = args.cache / f"step{step_h:g}h_field{res_um:g}um_n{args.replicates}.csv" if args.cache else None
+        name = f"step{step_h:g}h_field{res_um:g}um_n{args.replicates}{'_' + '_'.join(args.arms) if args.arms else ''}.csv"
+        cached = args.cache / name if args.cache else None
         if cached and cached.exists():
             runs[step_h, res_um] = pd.read_csv(cached)
             continue
         t0 = time.perf_counter()
-        runs[step_h, res_um] = run_setting(step_h, res_um, args.replicates, args.workers, args.end_day)
+        runs[step_h, res_um] = run_setting(step_h, res_um, args.replicates, args.workers, args.end_day, args.arms)
         print(f"step {step_h:g} h, field {res_um:g} µm: {time.perf_counter() - t0:.0f} s", flush=True)
         if cached:
             cached.parent.mkdir(parents=True, exist_ok=True)
             runs[step_h, res_um].to_csv(cached, index=False)
-    table, effect = convergence_table(runs)
+    ref = tuple(float(x) for x in args.reference.split(":")) if args.reference else (min(k[0] for k in runs),
+                                                                                    min(k[1] for k in runs))
+    if ref not in runs:
+        raise SystemExit(f"convergence: reference {ref[0]:g}:{ref[1]:g} is not among --settings")
+    table, effect = convergence_table(runs, ref)
     pd.set_option("display.width", 160)
     print(f"\nDistant lesion, change in live tumour cells day 0 -> {args.end_day:g} (%), {args.replicates} individuals;"
-          f" shift: paired vs the finest setting (95 % CI); cryo-vs-control effect there {effect:.1f} points")
+          f" shift: paired vs {ref[0]:g} h, {ref[1]:g} µm (95 % CI); cryo-vs-control effect there {effect:.1f} points")
     print(table.round(2).to_string())
     print("\nCommon random numbers: variance over individuals of paired arm differences (points²)")
     print(crn_table(runs).round(2).to_string())

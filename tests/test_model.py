@@ -168,3 +168,25 @@ def test_halving_the_time_step_does_not_change_the_outcome_beyond_noise():
     a, b = outcomes[6], outcomes[3]
     noise = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
     assert abs(a.mean() - b.mean()) < max(4 * noise, 0.03 * a.mean()), (a, b)
+
+
+def test_arms_draw_the_same_numbers_on_a_later_day_after_their_histories_diverge(monkeypatch):
+    """Common random numbers after treatment: control and cryo + anti-PD-1 diverge on day 0 (different T cells,
+    deaths, divisions in the distant lesion), yet on day 3 each lesion and purpose starts from the same draws."""
+    from abscopal.lesion import Lesion
+
+    grow, seen = Lesion.grow, {}
+
+    def spy(self, day, dt):
+        if self.name == "distant" and day in (3.0, 4.0):
+            seen.setdefault(arm, {})[day] = [self.rng[p].random(3).tolist() for p in ("growth", "death", "t_cells")]
+        return grow(self, day, dt)
+
+    monkeypatch.setattr(Lesion, "grow", spy)
+    cfg = small_config()
+    series = {}
+    for arm in ("control", "cryo_anti_pd1"):
+        series[arm] = lesion_series(run_arm(cfg, arm)[0], "distant", "effector_t_cells")
+    assert not series["control"].loc[1:].equals(series["cryo_anti_pd1"].loc[1:])  # the histories diverged
+    assert seen["control"] == seen["cryo_anti_pd1"]
+    assert seen["control"][3.0] != seen["control"][4.0]  # and each day has its own numbers
