@@ -95,6 +95,8 @@ def main() -> None:
     ap.add_argument("--reference", help="step:field the shifts are measured from (default: the finest of both)")
     ap.add_argument("--cache", type=Path, help="folder keeping each setting's summary between calls")
     args = ap.parse_args()
+    if args.arms and not {"control", "cryo"} <= set(args.arms):
+        raise SystemExit("convergence: --arms must include control and cryo (the effect the shifts are measured by)")
     runs = {}
     for text in args.settings:
         step_h, res_um = (float(x) for x in text.split(":"))
