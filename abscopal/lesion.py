@@ -6,8 +6,10 @@ Per-cell state lives in arrays (struct of arrays): ``state`` (empty, live, necro
 daughter takes the nearest free site, as if the cells between were pushed aside. Dead cells occupy
 space until cleared.
 Antigen, DAMPs and IFN-γ live on a coarser grid (``release.field_resolution_um``); they diffuse
-(an exact Gaussian kernel per step) and decay (exact exponentials), so results do not depend on
-the time step. Work is restricted to the bounding box of the tissue; per-cell updates address
+(an exact Gaussian kernel per step) and decay (exact exponentials). What cells release during a step
+enters the fields as released uniformly over it (the mean decay over the step, half a step of diffusion),
+and DCs meet the fields averaged over the step, the DAMP level on a physical scale
+(``dendritic_cells.damp_sensing_um``), so results depend neither on the time step nor on the grid. Work is restricted to the bounding box of the tissue; per-cell updates address
 sites by flat index (row * side + column) in whole-array operations.
 """
 
@@ -93,6 +95,17 @@ def _within(mask: np.ndarray, radius: float) -> np.ndarray:
     return out
 
 
+def _decay_over_step(x: float) -> float:
+    """Mean of exp(-k t) over a step (x = k dt), t uniform on it: what is left at the step's end of what was
+    released uniformly over it, or the mean over the step of what was there at its start."""
+    return -math.expm1(-x) / x if x > 0 else 1.0
+
+
+def _present_over_step(x: float) -> float:
+    """Mean over a step (x = k dt) of the share present of what is released uniformly during it (1/2 if x = 0)."""
+    return (1.0 - _decay_over_step(x)) / x if x > 0 else 0.5
+
+
 @functools.lru_cache(maxsize=16)
 def _gaussian_operator(sigma: float, n: int) -> np.ndarray:
     """The matrix of scipy.ndimage's Gaussian filter (zero outside) on n pixels: filtered x = G @ x,
@@ -129,7 +142,8 @@ class Lesion:
         self.created_day = created_day
         self.resected = False
         self.cell_um = tumour["cell_diameter_um"]
-        self.rng = {k: streams.generator(name, k) for k in ("growth", "death", "ablation", "t_cells")}
+        self.streams = streams
+        self.rng = streams.daily(name)  # by purpose; re-keyed each day by ``new_day``
         n = int(round(spec["domain_mm"] * 1000.0 / self.cell_um))
         self.state = np.zeros((n, n), np.int8)
         self.antigenicity = np.zeros((n, n), np.float32)
@@ -155,6 +169,9 @@ class Lesion:
         self.damp = np.zeros((nf, nf))  # DAMP units per field pixel
         self.apoptotic_antigen = np.zeros((nf, nf))  # the part of ``antigen`` released by apoptotic cells
         self.ifn = np.zeros((nf, nf))  # effector-equivalents of IFN-γ per field pixel
+        # released during the current step, not yet in the fields (same units)
+        self.released = {"antigen": np.zeros((nf, nf)), "apoptotic_antigen": np.zeros((nf, nf)),
+                         "damp": np.zeros((nf, nf))}
         self.pixel_mm2 = (self.block * self.cell_um / 1000.0) ** 2
         self.t_cells = EffectorTCells(params["immune"])
         self.dcs = LesionDendriticCells(params["dendritic_cells"])
@@ -197,16 +214,31 @@ class Lesion:
         return slice(max(r0 - pad, 0), min(r1 + pad, n)), slice(max(c0 - pad, 0), min(c1 + pad, n))
 
     def _release(self, sites: np.ndarray, antigen: np.ndarray, damp: float, apoptotic: bool) -> None:
-        """Deposit antigen (per cell) and DAMPs (per cell) of dying cells at flat ``sites`` on their field pixels."""
+        """Release antigen (per cell) and DAMPs (per cell) of dying cells at flat ``sites`` on their field pixels
+        (into ``released``: the fields take it at the step's end, or at the next step's start for a treatment)."""
         if sites.size == 0:
             return
         nf = self.antigen.shape[0]
         idx = self._pixel[sites]
         released = np.bincount(idx, weights=antigen, minlength=nf * nf).reshape(nf, nf)
-        self.antigen += released
+        self.released["antigen"] += released
         if apoptotic:
-            self.apoptotic_antigen += released
-        self.damp += damp * np.bincount(idx, minlength=nf * nf).reshape(nf, nf)
+            self.released["apoptotic_antigen"] += released
+        self.released["damp"] += damp * np.bincount(idx, minlength=nf * nf).reshape(nf, nf)
+
+    def new_day(self, day: int) -> None:
+        """Random streams for the day (keyed by lesion, purpose and day): arms whose histories diverged
+        draw the same numbers for the same purpose again."""
+        self.rng = self.streams.daily(self.name, day)
+
+    def begin_step(self) -> None:
+        """What treatments released before the step (at its start) enters the fields as it is."""
+        for name, field in self._release_fields():
+            field += self.released[name]
+            self.released[name][:] = 0.0
+
+    def _release_fields(self):
+        return (("antigen", self.antigen), ("apoptotic_antigen", self.apoptotic_antigen), ("damp", self.damp))
 
     def live_density(self) -> np.ndarray:
         """Fraction of each field pixel's sites holding a live tumour cell (the chemokine source)."""
@@ -234,11 +266,14 @@ class Lesion:
 
         The rim is measured from the outer edge (holes inside the lesion do not count: the interior
         is quiescent for want of oxygen), and a daughter needs a free site within the rim's depth
-        (the chain of cells it can push aside).
+        (the chain of cells it can push aside). Each cell divides at the growth rate: its division times
+        within the step are drawn (exponential waits) and the divisions happen in their order, parent and
+        daughter dividing again if their next division falls within the step, as in continuous time; so
+        the growth does not depend on the time step.
         """
         t = self.params["tumour"]
-        rs, cs = self.window(pad=1)
         rim_sites = t["proliferative_rim_um"] / self.cell_um
+        rs, cs = self.window(pad=int(math.ceil(rim_sites)))  # as far as a daughter can be pushed
         if rs.stop == rs.start:  # no tissue left
             return
         if self._rim_day != math.floor(day):  # the outer edge moves about a cell a day: measure it daily
@@ -247,22 +282,24 @@ class Lesion:
             self._find_box(rs, cs)  # contraction moved edge cells inward
         rate = t["growth_rate_per_day"] * (1.0 + self.params["inflammation"]["proliferation_boost"]
                                            * self.injury_inflammation_over(dt))
-        p_div = math.expm1(rate * dt)  # e^(r dt) - 1: exact exponential growth per step
-        if p_div == 0 or (self.state[rs, cs] != EMPTY).all():
+        if rate == 0 or (self.state[rs, cs] != EMPTY).all():
             return
         sites = np.flatnonzero((self.state[rs, cs] == LIVE) & self._in_rim[rs, cs])  # window flat indices
         rng = self.rng["growth"]
-        divide = rng.random(sites.size) < p_div
-        order = rng.permutation(int(divide.sum()))
-        sites = sites[divide][order]
-        if sites.size:
-            self._divide(sites, rs, cs, rim_sites)
+        times = rng.exponential(1.0 / rate, sites.size)  # each cell's next division, days into the step
+        while (soon := times < dt).any():
+            order = np.argsort(times[soon], kind="stable")
+            sites, times = self._divide(sites[soon][order], times[soon][order], rs, cs, rim_sites)
+            times = times + rng.exponential(1.0 / rate, times.size)
         self._find_box(rs, cs)
 
-    def _divide(self, sites: np.ndarray, rs: slice, cs: slice, rim_sites: float) -> None:
-        """Cells at ``sites`` (flat indices in the window rs, cs) divide, in this order of precedence.
+    def _divide(self, sites: np.ndarray, times: np.ndarray, rs: slice, cs: slice,
+                rim_sites: float) -> tuple[np.ndarray, np.ndarray]:
+        """Cells at ``sites`` (flat indices in the window rs, cs) divide at ``times`` (days), in this order of
+        precedence. Returns the parents and daughters of the divisions that found room (window flat
+        indices) with the time of their division.
 
-        Daughters go to the nearest free site inside the window (the tissue's box padded by one site):
+        Daughters go to the nearest free site inside the window (the tissue's box padded by the rim's depth):
         a local copy of it with a border of occupied sites as deep as the search.
         """
         k = int(math.ceil(rim_sites))
@@ -272,23 +309,32 @@ class Lesion:
         sites = sites + sites // (width - 2 * k) * 2 * k + k * width + k  # window -> local flat indices
         state, ant, pdl = self.state.reshape(-1), self.antigenicity.reshape(-1), self.pd_l1.reshape(-1)
         baseline = self.params["tumour"]["pd_l1_baseline"]
-        # Several cells may push toward the same free site in one step: one of them takes it, the others
-        # take the nearest free site still within reach (up to four rounds), as they would in
-        # continuous time; so the growth does not depend on the time step.
-        for _ in range(4):
-            sites, targets = nearest_free(local, sites, rim_sites)
+        divided, when = [], []
+        # Several cells may push toward the same free site: the first takes it, the others take the
+        # nearest free site still within reach, as they would one after the other in continuous time.
+        while sites.size:
+            found, targets = nearest_free(local, sites, rim_sites)
+            times = times[np.isin(sites, found, assume_unique=True)]
+            sites = found
             if sites.size == 0:
                 break
             _, first = np.unique(targets, return_index=True)
             local.reshape(-1)[targets[first]] = LIVE
-            lr, lc = np.divmod(np.stack([targets[first], sites[first]]), width)
-            born, parent = (lr + rs.start - k) * n + lc + cs.start - k
+            pair = np.concatenate([sites[first], targets[first]])
+            divided.append(pair)
+            when.append(np.concatenate([times[first], times[first]]))
+            lr, lc = np.divmod(pair, width)
+            parent, born = np.split((lr + rs.start - k) * n + lc + cs.start - k, 2)
             state[born] = LIVE
             ant[born] = ant[parent]
             pdl[born] = baseline
             waiting = np.ones(sites.size, bool)
             waiting[first] = False
-            sites = sites[waiting]
+            sites, times = sites[waiting], times[waiting]
+        if not divided:
+            return np.empty(0, np.int64), np.empty(0)
+        lr, lc = np.divmod(np.concatenate(divided), width)
+        return (lr - k) * (width - 2 * k) + lc - k, np.concatenate(when)
 
     def _measure_rim(self, rs: slice, cs: slice, rim_sites: float) -> None:
         """Close holes (``_contract``), then mark the sites within the proliferative rim and on the outer
@@ -311,7 +357,7 @@ class Lesion:
         the lesion's filled outline afterwards.
         """
         state, ant, pdl = self.state[rs, cs], self.antigenicity[rs, cs], self.pd_l1[rs, cs]
-        rng = self.rng["growth"]
+        rng = self.rng["contraction"]
         holes = np.flatnonzero(filled & (state == EMPTY))
         for _ in range(self.params["release"]["contraction_layers_per_day"]):
             if holes.size == 0:
@@ -348,7 +394,7 @@ class Lesion:
         flat = self.state.reshape(-1)
         dead = self._sites(lambda state: state >= NECROTIC)
         rate = np.where(flat[dead] == APOPTOTIC, rel["apoptotic_clearance_per_day"], rel["dead_cell_clearance_per_day"])
-        gone = self.rng["death"].random(dead.size) < -np.expm1(-rate * dt)
+        gone = self.rng["clearance"].random(dead.size) < -np.expm1(-rate * dt)
         flat[dead[gone]] = EMPTY
 
     def ablate(self, zone_fn, settings: dict, quality: float, damp_factor: float) -> dict:
@@ -387,7 +433,7 @@ class Lesion:
     def resect(self) -> None:
         """Surgery: every cell, T cell and field is removed; the lesion no longer draws T cells."""
         self.state[:] = EMPTY
-        for field in (self.antigen, self.apoptotic_antigen, self.damp, self.ifn):
+        for field in (self.antigen, self.apoptotic_antigen, self.damp, self.ifn, *self.released.values()):
             field[:] = 0.0
         self.t_cells = EffectorTCells(self.params["immune"])
         self.resected = True
@@ -402,36 +448,59 @@ class Lesion:
             field[:] = g @ field @ g.T
         field *= math.exp(-decay_per_day * dt)
 
+    def _add_released(self, field: np.ndarray, released: np.ndarray, d_um2_per_s: float, decay_per_day: float,
+                      dt: float) -> None:
+        """Add to ``field`` what was released uniformly over the step: its mean decay, half a step's diffusion."""
+        if released.any():
+            released = released * _decay_over_step(decay_per_day * dt)
+            self._diffuse(released, d_um2_per_s, 0.0, dt / 2)
+            field += released
+
     def update_fields(self, dt: float) -> None:
-        """Antigen and DAMPs diffuse and decay; T cells secrete IFN-γ, which diffuses and decays."""
+        """Antigen and DAMPs diffuse and decay, and take what was released during the step; T cells secrete
+        IFN-γ, which diffuses and decays."""
         rel, imm = self.params["release"], self.params["immune"]
-        self._diffuse(self.antigen, rel["diffusion_um2_per_s"], rel["antigen_decay_per_day"], dt)
-        self._diffuse(self.apoptotic_antigen, rel["diffusion_um2_per_s"], rel["antigen_decay_per_day"], dt)
-        self._diffuse(self.damp, rel["diffusion_um2_per_s"], rel["damp_decay_per_day"], dt)
+        for name, field in self._release_fields():
+            decay = rel["damp_decay_per_day"] if name == "damp" else rel["antigen_decay_per_day"]
+            self._diffuse(field, rel["diffusion_um2_per_s"], decay, dt)
+            self._add_released(field, self.released[name], rel["diffusion_um2_per_s"], decay, dt)
+            self.released[name][:] = 0.0
         k, d = imm["ifn_gamma_decay_per_day"], imm["ifn_gamma_diffusion_um2_per_s"]
         self._diffuse(self.ifn, d, k, dt)
         # Each active effector secretes k per day, so that it maintains one effector-equivalent at
-        # steady state; what it secreted during the step, (1 - exp(-k dt)) / k per unit rate, has
-        # diffused for half the step on average (midpoint rule).
+        # steady state: k dt over the step.
         tc = self.t_cells
         if tc.size:
-            weight = np.where(tc.exhausted, imm["exhausted_ifn_gamma_fraction"], 1.0) * (1.0 - math.exp(-k * dt))
+            weight = np.where(tc.exhausted, imm["exhausted_ifn_gamma_fraction"], 1.0) * k * dt
             nf = self.ifn.shape[0]
             secreted = np.bincount(self.pixel_of(tc.row, tc.col), weights=weight, minlength=nf * nf).reshape(nf, nf)
-            self._diffuse(secreted, d, 0.0, dt / 2)
-            self.ifn += secreted
+            self._add_released(self.ifn, secreted, d, k, dt)
 
     def antigen_for_dcs(self, dt: float) -> tuple[float, float, float]:
         """The antigen (cell-equivalents), antigen-weighted DAMP level (per site) and apoptotic share of
-        the antigen (0-1) DCs meet over the coming step: the fields decayed to the step's midpoint."""
+        the antigen (0-1) DCs meet over the coming step: the fields' means over the step (what they hold
+        decaying, what is released during it accumulating). The DAMP level is taken where the antigen is on
+        the scale ``dendritic_cells.damp_sensing_um`` (both fields smoothed by a Gaussian of that SD, widened by
+        the half step's diffusion), so a dying cell's own DAMPs count alike on any grid and at any step."""
         rel = self.params["release"]
-        antigen = float(self.antigen.sum())
-        if antigen <= 0:
+        xa, xd = rel["antigen_decay_per_day"] * dt, rel["damp_decay_per_day"] * dt
+
+        def mean(name: str, field: np.ndarray, x: float) -> np.ndarray:
+            return field * _decay_over_step(x) + self.released[name] * _present_over_step(x)
+
+        antigen = mean("antigen", self.antigen, xa)
+        total = float(antigen.sum())
+        if total <= 0:
             return 0.0, 0.0, 0.0
-        damp = float((self.antigen * self.damp).sum()) / antigen / self.block**2
-        apoptotic_share = min(float(self.apoptotic_antigen.sum()) / antigen, 1.0)
-        return (antigen * math.exp(-rel["antigen_decay_per_day"] * dt / 2),
-                damp * math.exp(-rel["damp_decay_per_day"] * dt / 2), apoptotic_share)
+        pixel_um = self.block * self.cell_um
+        spread_um2 = rel["diffusion_um2_per_s"] * 86400.0 * dt  # 2 D (dt / 2)
+        g = _gaussian_operator(math.sqrt(self.params["dendritic_cells"]["damp_sensing_um"] ** 2 + spread_um2)
+                               / pixel_um, antigen.shape[0])
+        sensed_antigen = g @ antigen @ g.T
+        sensed_damp = g @ mean("damp", self.damp, xd) @ g.T
+        damp = float((sensed_antigen * sensed_damp).sum()) / float(sensed_antigen.sum()) / self.block**2
+        apoptotic_share = min(float(mean("apoptotic_antigen", self.apoptotic_antigen, xa).sum()) / total, 1.0)
+        return total, damp, apoptotic_share
 
     def update_pd_l1(self, dt: float, live: np.ndarray) -> None:
         """PD-L1 of the cells live at the step's start (flat indices ``live``) relaxes toward its
@@ -462,8 +531,8 @@ class Lesion:
             "viable_area_mm2": n_live * cell_mm2,
             "longest_diameter_mm": self.longest_diameter_mm(),
             "pd_l1_mean": float(self.pd_l1[rs, cs][live].mean()) if n_live else float("nan"),
-            "antigen": float(self.antigen.sum()),
-            "damps": float(self.damp.sum()),
+            "antigen": float(self.antigen.sum() + self.released["antigen"].sum()),
+            "damps": float(self.damp.sum() + self.released["damp"].sum()),
             "ifn_gamma": float(self.ifn.sum()),
             "effector_t_cells": self.t_cells.active_count(),
             "exhausted_t_cells": self.t_cells.exhausted_count(),

@@ -56,10 +56,12 @@ class AbscopalModel(mesa.Model):
         self.events: list[dict] = []
         self.lesions: dict[str, Lesion] = {}
         self.biology_day = float(self.start_day)  # the day up to which the biology has been advanced
+        self._stream_day = None  # the day whose random streams the lesions draw from
         self._treatment_events: list = []  # see in_order
         for name, spec in params["lesions"].items():
             self.add_lesion(name, spec)
         self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"])
+        self._blood_step_start = self.lymph_node.blood_effectors  # at the last step's start
         drugs = {name: Drug(name, d["dose_mg_per_kg"], params["pharmacology"][name])
                  for name, d in params.get("drugs", {}).items()}
         self.pharmacy = Pharmacy(drugs)
@@ -102,6 +104,10 @@ class AbscopalModel(mesa.Model):
         while self.biology_day < day - 1e-9:
             whole = self.start_day + math.floor(self.biology_day - self.start_day + 1e-9)  # the current day's start
             k = math.floor((self.biology_day - whole) / dt + 1e-9)  # its internal steps done
+            if whole != self._stream_day:  # a new day's biology: its random streams (lesion, purpose, day)
+                self._stream_day = whole
+                for lesion in self.lesions.values():
+                    lesion.new_day(round(whole))
             end = min(whole + (k + 1) * dt, day)
             self.advance(self.biology_day, end - self.biology_day)
             self.biology_day = end
@@ -120,24 +126,26 @@ class AbscopalModel(mesa.Model):
     def advance(self, day: float, dt: float) -> None:
         """Advance every compartment from ``day`` by ``dt`` days."""
         p = self.params
-        occ = {name: self.pharmacy.occupancy(name, day) for name in ("anti_pd1", "anti_pd_l1", "anti_ctla4")}
+        occ = {name: self.pharmacy.occupancy(name, day + dt / 2) for name in ("anti_pd1", "anti_pd_l1", "anti_ctla4")}
         pd1_free = (1.0 - occ["anti_pd1"]) * (1.0 - occ["anti_pd_l1"])
         treg_depletion = p["suppressors"]["treg_depletion_per_day_max"] * occ["anti_ctla4"]  # in lesions
         ln = self.lymph_node
+        blood_mid = self.blood_effectors_mid_step()
         mature_in = tolerogenic_in = apoptotic_tolerogenic_in = recruited = 0.0
         for lesion in self.lesions.values():
-            rng = lesion.rng["t_cells"]
-            entering = rng.poisson(self.influx_per_day(lesion) * dt) if not lesion.resected else 0
+            lesion.begin_step()
+            entry = lesion.rng["t_cell_entry"]
+            entering = entry.poisson(self.influx_per_day(lesion, blood_mid) * dt) if not lesion.resected else 0
             entering = min(entering, int(ln.blood_effectors))
             recruited += entering
             lesion.grow(day, dt)
             live = lesion.live_sites()
             lesion.spontaneous_death(dt, live)
             lesion.clear_dead(dt)
-            lesion.t_cells.admit(entering, lesion, day, rng, ln.secondary_share)
+            lesion.t_cells.admit(entering, lesion, day + dt / 2, entry, ln.secondary_share)  # entering over the step
             # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
             lesion.t_cells.step(lesion, day, dt, pd1_free * lesion.suppressors.pd1_expression,
-                                lesion.suppressors.suppression, rng)
+                                lesion.suppressors.suppression, lesion.rng["t_cells"])
             antigen, damp, apoptotic_share = lesion.antigen_for_dcs(dt)
             m, t = lesion.dcs.step(antigen, damp, dt, self.adjuvant_signal(lesion.name, day + dt / 2), apoptotic_share)
             lesion.update_fields(dt)
@@ -149,6 +157,7 @@ class AbscopalModel(mesa.Model):
                                     treg_depletion, lesion.tissue_area_mm2(), dt,
                                     lesion.injury_inflammation_over(dt), p["inflammation"]["mdsc_capacity_per_mm2"])
             lesion.resolve_inflammation(dt)
+        self._blood_step_start = ln.blood_effectors
         ln.step(mature_in, tolerogenic_in, recruited, occ["anti_ctla4"],
                 p["dendritic_cells"]["lymph_node_death_per_day"], dt,
                 apoptotic_tolerogenic_in=apoptotic_tolerogenic_in)
@@ -157,10 +166,17 @@ class AbscopalModel(mesa.Model):
         """The adjuvant's DC maturation signal (0-1) in a lesion on a day (0 without an adjuvant)."""
         return self.adjuvant.maturation_signal(lesion, day) if self.adjuvant else 0.0
 
-    def influx_per_day(self, lesion: Lesion) -> float:
-        """Effectors entering a lesion per day: its area x capacity, saturating in the effectors its blood flow brings."""
+    def blood_effectors_mid_step(self) -> float:
+        """Blood effectors at the coming step's midpoint, extrapolated from the last step's change (they
+        rise and fall over days; taking the step's start would make T-cell entry lag by half a step)."""
+        now = self.lymph_node.blood_effectors
+        return max(now + 0.5 * (now - self._blood_step_start), 0.0)
+
+    def influx_per_day(self, lesion: Lesion, blood_effectors: float) -> float:
+        """Effectors entering a lesion per day: its area x capacity, saturating in the effectors its blood
+        flow brings (``blood_effectors``: the blood pool)."""
         tr = self.params["trafficking"]
-        flowing = lesion.blood_flow_share * self.lymph_node.blood_effectors
+        flowing = lesion.blood_flow_share * blood_effectors
         area_mm2 = lesion.tissue_area_mm2()
         return (tr["influx_max_per_mm2_per_day"] * area_mm2 * lesion.recruitment_capacity
                 * float(hill(flowing, tr["effector_half_saturation"])))

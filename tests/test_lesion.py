@@ -1,4 +1,7 @@
-"""The lattice kernels of a lesion agree with their plain definitions (scipy's or brute force)."""
+"""The lattice kernels of a lesion agree with their plain definitions (scipy's or brute force); its numerics
+do not depend on the time step or the field grid."""
+
+import math
 
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
 from abscopal.config import resolve
-from abscopal.lesion import EMPTY, LIVE, Lesion, _fill_holes, _gaussian_operator, _within, nearest_free
+from abscopal.lesion import APOPTOTIC, EMPTY, LIVE, NECROTIC, Lesion, _fill_holes, _gaussian_operator, _within, nearest_free
 from abscopal.streams import Streams, replicate_seed
 from conftest import small_config
 
@@ -103,3 +106,62 @@ def test_live_density_is_the_live_fraction_of_each_pixel():
     expected = padded.reshape(nf, b, nf, b).mean(axis=(1, 3))
     np.testing.assert_array_equal(lesion.live_density(), expected.astype(np.float32))
     assert lesion.live_sites().size == int((lesion.state == LIVE).sum())
+
+
+def grown(step_h: float, days: int, seed: int) -> int:
+    """Live cells of a 1 mm lesion after ``days`` of growth (no immune system) in steps of ``step_h``."""
+    cfg = small_config()
+    cfg["tumour"] = {"spontaneous_death_per_day": 0.0}
+    params = resolve(cfg).arms["control"]
+    spec = dict(params["lesions"]["distant"], diameter_mm=1.0, domain_mm=3.0)
+    lesion = Lesion("distant", spec, params, Streams(replicate_seed(seed, 0)), 0.0)
+    n = int(round(24 / step_h))
+    for day in range(days):
+        for k in range(n):
+            lesion.grow(day + k / n, 1.0 / n)
+    return lesion.counts()["tumor_cells"]
+
+
+def test_growth_does_not_depend_on_the_time_step():
+    """Divisions happen at their drawn times, daughters divide again within a step, and crowded cells take the
+    next free site: a day in one step grows the lesion as much as in 12 steps of 2 h."""
+    coarse = np.mean([grown(24, 4, s) for s in range(3)])
+    fine = np.mean([grown(2, 4, s) for s in range(3)])
+    assert coarse == pytest.approx(fine, rel=0.01), (coarse, fine)
+
+
+def lesion_at(resolution_um: float, seed: int = 0, **release) -> Lesion:
+    cfg = small_config()
+    cfg["release"] = {"field_resolution_um": resolution_um, **release}
+    params = resolve(cfg).arms["control"]
+    return Lesion("distant", params["lesions"]["distant"], params, Streams(replicate_seed(seed, 0)), 0.0)
+
+
+def test_dcs_meet_the_same_damp_level_of_scattered_dying_cells_on_any_field_grid():
+    """A few cells dying apart: their DAMPs at their antigen do not grow as the field's pixels shrink."""
+    levels = {}
+    for resolution_um in (160.0, 80.0, 40.0):
+        lesion = lesion_at(resolution_um)
+        live = lesion.live_sites()
+        lesion.kill(live[:: live.size // 5][:5], APOPTOTIC, quality=1.0, damp_factor=1.0)
+        levels[resolution_um] = lesion.antigen_for_dcs(0.25)[1]
+    assert levels[80.0] == pytest.approx(levels[160.0], rel=0.05), levels
+    assert levels[40.0] == pytest.approx(levels[160.0], rel=0.05), levels
+
+
+@pytest.mark.parametrize("dt", [0.25, 0.0625])
+def test_what_dies_during_a_step_is_released_over_it(dt):
+    """Antigen released by cells dying during a step decays, on average, over half of it (exactly: the mean of
+    exp(-k t) over the step); what a treatment released before the step decays over all of it. (Without
+    diffusion, which would carry antigen out of the small domain.)"""
+    lesion = lesion_at(160.0, diffusion_um2_per_s=0.0)
+    k = lesion.params["release"]["antigen_decay_per_day"]
+    live = lesion.live_sites()
+    lesion.kill(live[:100], NECROTIC, quality=1.0, damp_factor=1.0)  # a treatment, before the step
+    lesion.begin_step()
+    before = lesion.counts()["antigen"]
+    lesion.kill(live[100:200], NECROTIC, quality=1.0, damp_factor=1.0)  # during the step
+    during = lesion.counts()["antigen"] - before
+    lesion.update_fields(dt)
+    expected = before * math.exp(-k * dt) + during * (1 - math.exp(-k * dt)) / (k * dt)
+    assert lesion.counts()["antigen"] == pytest.approx(expected, rel=1e-3)

@@ -51,7 +51,7 @@ class EffectorTCells:
             setattr(self, name, getattr(self, name)[keep])
 
     def admit(self, n: int, lesion, day: float, rng: np.random.Generator, secondary_share: float = 0.0) -> None:
-        """n effectors enter the lesion's tissue: a share at its edge, the rest at random tissue sites;
+        """n effectors enter the lesion's tissue on ``day``: a share at its edge, the rest at random tissue sites;
         each is a secondary (memory-derived) effector with probability ``secondary_share``."""
         if n == 0:
             return
@@ -80,7 +80,7 @@ class EffectorTCells:
 
         pd1_free: the fraction of PD-1/PD-L1 binding left by the drugs, (1 - occ anti-PD-1)(1 - occ anti-PD-L1).
         """
-        self._keep(self.death_day > day)
+        self._keep(self.death_day > day + dt / 2)  # those dying during the step, counted as half a step's life
         if self.size == 0:
             return
         # engagements happen at 1 / engagement_time; the step is split into rounds of at most one
