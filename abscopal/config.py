@@ -53,14 +53,14 @@ class Param:
                 raise ConfigError(f"{key} = {value!r}: expected one of {list(self.choices or ['a string'])}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} = {value!r}: expected a number in {self.range_text()} {self.unit}")
+            raise ConfigError(f"{key} = {value!r}: expected a number in {self.range_text()} {self.unit}".rstrip())
         if kind is int and (not float(value).is_integer()):
             raise ConfigError(f"{key} = {value!r}: expected a whole number in {self.range_text()}")
         value = kind(value)
         if not math.isfinite(value) or (self.low is not None and value < self.low) or (
             self.high is not None and value > self.high
         ):
-            raise ConfigError(f"{key} = {value!r}: expected a value in {self.range_text()} {self.unit}")
+            raise ConfigError(f"{key} = {value!r}: expected a value in {self.range_text()} {self.unit}".rstrip())
         return value
 
     def range_text(self) -> str:

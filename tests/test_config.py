@@ -192,3 +192,9 @@ def test_cli_validate_refuses_in_one_line_and_prints_the_memory_estimate(tmp_pat
     assert out == "" and err.count("\n") == 1 and err.startswith("abscopal: config error: --set lesions.distnt")
     assert main(["validate", "experiments/cryo_checkpoint.toml"]) == 0
     assert "peak memory of a run: about" in capsys.readouterr().out
+
+
+def test_a_unitless_value_out_of_range_ends_the_line_cleanly():
+    with pytest.raises(ConfigError) as err:
+        resolve(small_config(seed=-1))
+    assert str(err.value) == "experiment.seed = -1: expected a value in [0, 9223372036854775807]"

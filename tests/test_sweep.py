@@ -128,6 +128,7 @@ def test_list_design_from_dataframe_and_csv(tmp_path):
     ({"replicates": "two"}, "sweep.replicates = 'two': expected a number in [1, 100000]"),
     ({"replicates": 0}, "sweep.replicates = 0"),
     ({"seed": -1}, "sweep.seed = -1: expected a value in [0, 9223372036854775807]"),
+    ({"seed": -1.5}, "sweep.seed = -1.5: expected a whole number in [0, 9223372036854775807]"),
     ({"seed": 2**63}, "sweep.seed = 9223372036854775808"),
     ({"sample": {KILL: (0.1, 0.5)}, "method": "sobol", "n": 100}, "sweep.n = 100: a Sobol design needs a power of two; the nearest are 64 and 128"),
     ({"method": ["grid"]}, "sweep.method = ['grid']"),
