@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, load_config, load_experiment, parameter_table
+from .config import ConfigError, load_config, parameter_table, resolve
 from .store import FolderError, UnreadableFileWarning
 
 #: Set (to anything but "" or "0") for the full traceback of an error instead of its one line (as --debug).
@@ -17,7 +17,10 @@ DEBUG_ENV = "ABSCOPAL_DEBUG"
 
 
 def _experiment(args):
-    return load_experiment(args.config, args.set or [])
+    config = load_config(args.config, args.set or [])
+    if "sweep" in config:
+        raise ConfigError(f"{args.config} has a [sweep] table: run it with abscopal sweep (abscopal run runs one experiment)")
+    return resolve(config)
 
 
 def cmd_run(args) -> int:
@@ -153,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     def execution_args(p):
         p.add_argument("--out", help="output folder (default results/<experiment name>)")
         p.add_argument("--workers", type=int, help="processes (default: one per core)")
-        p.add_argument("--resume", action="store_true", help="run only the missing or failed runs of --out")
-        p.add_argument("--force", action="store_true", help="clear --out first if it holds other results")
+        either = p.add_mutually_exclusive_group()  # keep the finished runs, or clear them: not both
+        either.add_argument("--resume", action="store_true", help="run only the missing or failed runs of --out")
+        either.add_argument("--force", action="store_true", help="clear --out first if it holds other results")
         p.add_argument("--scheduler", metavar="ADDRESS", help="a running dask scheduler, e.g. tcp://HOST:8786")
 
     p = sub.add_parser("run", help="run an experiment")
