@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 
-#: Resident memory of a process that has imported abscopal and run a tiny lesion (measured 165 MB).
-BASE_MB = 170.0
+#: Resident memory of a process that has imported abscopal and run a tiny lesion (measured 186 MB; 165 MB before
+#: the execution layer), plus the ~40 MB by which the peak of one run varied between fresh environments
+#: (243-284 MB for two 15 mm lesions in 16 mm domains).
+BASE_MB = 240.0
 #: Peak bytes per lattice site: 15 in per-cell arrays, about 45 per site of tissue in the temporaries of
 #: growth and ablation; a lesion may grow to fill its domain (measured 50 at a disc filling 78 % of it).
 BYTES_PER_SITE = 60.0
