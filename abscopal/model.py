@@ -31,13 +31,6 @@ from .odes import hill
 from .streams import Streams
 from .treatments import Ablation, Dosing, Metastasis, Resection
 
-LESION_COLUMNS = (
-    "tumor_cells", "necrotic_cells", "apoptotic_cells", "viable_area_mm2", "longest_diameter_mm", "pd_l1_mean",
-    "antigen", "damps", "ifn_gamma", "effector_t_cells", "exhausted_t_cells", "tregs", "mdscs", "loaded_dcs",
-    "blood_flow_share", "injury_inflammation",
-)
-
-
 class AbscopalModel(mesa.Model):
     """One run of one arm: built from the arm's resolved parameters and the replicate's seed."""
 
@@ -133,28 +126,28 @@ class AbscopalModel(mesa.Model):
         blood_mid = self.blood_effectors_mid_step()
         mature_in = tolerogenic_in = apoptotic_tolerogenic_in = recruited = 0.0
         for lesion in self.lesions.values():
-            lesion.begin_step()
+            lesion.fields.begin_step()
             entry = lesion.rng["t_cell_entry"]
             entering = entry.poisson(self.influx_per_day(lesion, blood_mid) * dt) if not lesion.resected else 0
             entering = min(entering, int(ln.blood_effectors))
             recruited += entering
             lesion.grow(day, dt)
-            live = lesion.live_sites()
+            live = lesion.tissue.live_sites()
             lesion.spontaneous_death(dt, live)
-            lesion.clear_dead(dt)
+            lesion.tissue.clear_dead(dt, lesion.rng["clearance"])
             lesion.t_cells.admit(entering, lesion, day + dt / 2, entry, ln.secondary_share)  # entering over the step
             # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
             lesion.t_cells.step(lesion, day, dt, pd1_free * lesion.suppressors.pd1_expression,
                                 lesion.suppressors.suppression, lesion.rng["t_cells"])
-            antigen, damp, apoptotic_share = lesion.antigen_for_dcs(dt)
+            antigen, damp, apoptotic_share = lesion.fields.antigen_for_dcs(dt)
             m, t = lesion.dcs.step(antigen, damp, dt, self.adjuvant_signal(lesion.name, day + dt / 2), apoptotic_share)
-            lesion.update_fields(dt)
+            lesion.fields.update(dt, lesion.t_cells)
             lesion.update_pd_l1(dt, live)
             mature_in += m
             tolerogenic_in += t
             apoptotic_tolerogenic_in += lesion.dcs.apoptotic_tolerogenic_out
             lesion.suppressors.step(lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level,
-                                    treg_depletion, lesion.tissue_area_mm2(), dt,
+                                    treg_depletion, lesion.tissue.area_mm2(), dt,
                                     lesion.injury_inflammation_over(dt), p["inflammation"]["mdsc_capacity_per_mm2"])
             lesion.resolve_inflammation(dt)
         self._blood_step_start = ln.blood_effectors
@@ -177,7 +170,7 @@ class AbscopalModel(mesa.Model):
         flow brings (``blood_effectors``: the blood pool)."""
         tr = self.params["trafficking"]
         flowing = lesion.blood_flow_share * blood_effectors
-        area_mm2 = lesion.tissue_area_mm2()
+        area_mm2 = lesion.tissue.area_mm2()
         return (tr["influx_max_per_mm2_per_day"] * area_mm2 * lesion.recruitment_capacity
                 * float(hill(flowing, tr["effector_half_saturation"])))
 
