@@ -7,7 +7,7 @@ import pytest
 
 from abscopal.config import resolve
 from abscopal.drugs import Drug
-from abscopal.immune.lymph_node import LymphNode
+from abscopal.immune.lymph_node import LymphNode, NodeSignals
 from abscopal.config import defaults
 from abscopal.model import AbscopalModel
 from abscopal.runner import simulate
@@ -148,10 +148,10 @@ def test_drug_concentration_halves_each_half_life_and_occupancy_is_a_binding_cur
 
 def test_lymph_node_each_activated_cell_makes_two_to_the_divisions_effectors():
     p = dict(defaults()["lymph_node"], divisions=5, ctla4_priming_inhibition=0.0, treg_turnover_per_day=0.0)
-    ln = LymphNode(p, blood_elimination_per_day=0.0)
-    ln.step(mature_in=1e4, tolerogenic_in=0.0, recruited=0.0, occ_ctla4=0.0, dc_death_per_day=0.4, dt=0.25)
+    ln = LymphNode(p, blood_elimination_per_day=0.0, dc_death_per_day=0.4)
+    ln.step(NodeSignals(dt=0.25, mature_dcs_in=1e4, tolerogenic_dcs_in=0.0, recruited=0.0, anti_ctla4_occupancy=0.0))
     for _ in range(200):
-        ln.step(0.0, 0.0, 0.0, 0.0, 0.4, 0.25)
+        ln.step(NodeSignals(0.25, 0.0, 0.0, 0.0, 0.0))
     activated = p["naive_precursors"] - ln.record()["naive_cd8"]
     assert activated > 1
     assert ln.blood_effectors == pytest.approx(activated * 2**5, rel=1e-3)

@@ -26,6 +26,8 @@ step's midpoint.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..odes import hill, linear_step, relax
@@ -50,12 +52,26 @@ class Compartments:
         self.size = 9 + n + m + s
 
 
+@dataclass(frozen=True)
+class NodeSignals:
+    """What the node and the blood read over a step of ``dt`` days (cells arriving or leaving during it)."""
+
+    dt: float
+    mature_dcs_in: float  # mature DCs arriving from the lesions
+    tolerogenic_dcs_in: float  # tolerogenic (immature, antigen-loaded) DCs arriving
+    recruited: float  # effectors that left the blood into lesions
+    anti_ctla4_occupancy: float  # 0-1
+    apoptotic_tolerogenic_dcs_in: float = 0.0  # the tolerogenic DCs among them that carry apoptotic-cell antigen
+
+
 class LymphNode:
     """Counts of the systemic compartments (cells; Treg level relative to baseline)."""
 
-    def __init__(self, p: dict, blood_elimination_per_day: float):
+    def __init__(self, p: dict, blood_elimination_per_day: float, dc_death_per_day: float):
+        """``dc_death_per_day``: death rate of DCs in the node (``dendritic_cells.lymph_node_death_per_day``)."""
         self.p = p
         self.elimination = blood_elimination_per_day
+        self.dc_death_per_day = dc_death_per_day
         self.at = Compartments(p["divisions"], p["memory_divisions"], p["memory_maturation_stages"])
         self.x = np.zeros(self.at.size)
         self.x[self.at.naive] = p["naive_precursors"]
@@ -76,15 +92,12 @@ class LymphNode:
     def treg_level(self) -> float:
         return float(self.x[self.at.treg])
 
-    def step(self, mature_in: float, tolerogenic_in: float, recruited: float, occ_ctla4: float,
-             dc_death_per_day: float, dt: float, apoptotic_tolerogenic_in: float = 0.0) -> None:
-        """Advance by dt days.
-
-        mature_in, tolerogenic_in: DCs arriving during the step; recruited: effectors that left the
-        blood into lesions during the step; occ_ctla4: anti-CTLA-4 receptor occupancy (0-1);
-        apoptotic_tolerogenic_in: the tolerogenic DCs among them that carry apoptotic-cell antigen.
-        """
-        p, x, i = self.p, self.x, self.at
+    def step(self, s: NodeSignals) -> None:
+        """Advance by ``s.dt`` days."""
+        p, x, i, dt, dc_death_per_day = self.p, self.x, self.at, s.dt, self.dc_death_per_day
+        mature_in, tolerogenic_in, recruited, occ_ctla4 = (s.mature_dcs_in, s.tolerogenic_dcs_in, s.recruited,
+                                                          s.anti_ctla4_occupancy)
+        apoptotic_tolerogenic_in = s.apoptotic_tolerogenic_dcs_in
         priming = (1.0 - p["ctla4_priming_inhibition"] * (1.0 - occ_ctla4)) * (
             p["treg_half_suppression"] / (p["treg_half_suppression"] + x[i.treg])
         )

@@ -36,7 +36,7 @@ class Lesion:
         self.fields = Fields(self.tissue.state.shape[0], self.cell_um, params)
         self.t_cells = EffectorTCells(params["immune"])
         self.dcs = LesionDendriticCells(params["dendritic_cells"])
-        self.suppressors = Suppressors(params["suppressors"])
+        self.suppressors = Suppressors(params["suppressors"], params["inflammation"]["mdsc_capacity_per_mm2"])
         self.injury_inflammation = 0.0  # inflammation (0-1) left by sublethal injury of the surviving cells
 
     # ---- what the T cells see ----------------------------------------------------------------
