@@ -219,3 +219,17 @@ def test_arms_draw_the_same_numbers_on_a_later_day_after_their_histories_diverge
     assert not series["control"].loc[1:].equals(series["cryo_anti_pd1"].loc[1:])  # the histories diverged
     assert seen["control"] == seen["cryo_anti_pd1"]
     assert seen["control"][3.0] != seen["control"][4.0]  # and each day has its own numbers
+
+
+@pytest.mark.parametrize("n, m, s", [(1, 1, 1), (16, 8, 4), (3, 30, 50)])
+def test_lymph_node_compartments_partition_the_state_vector(n, m, s):
+    """Every compartment of the node has its own entries of the state vector, and every entry belongs to one."""
+    from abscopal.immune.lymph_node import Compartments
+
+    at = Compartments(n, m, s)
+    entries = [at.mature_dcs, at.tolerogenic_dcs, at.naive, at.memory, at.blood, at.treg, at.activated, at.primary,
+               at.recalled]
+    for chain, length in ((at.generations, n), (at.memory_generations, m), (at.precursor_stages, s)):
+        assert chain.stop - chain.start == length
+        entries += range(chain.start, chain.stop)
+    assert sorted(entries) == list(range(at.size))

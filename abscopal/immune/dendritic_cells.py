@@ -64,3 +64,7 @@ class LesionDendriticCells:
         self.immature, self.mature, self.apoptotic_immature = x[0], x[1], x[4]
         self.apoptotic_tolerogenic_out = x[5]
         return x[2], x[3]
+
+    def record(self) -> dict[str, float]:
+        """The DCs' column of the lesion's row of the time series: antigen-loaded DCs still in the lesion."""
+        return {"loaded_dcs": self.immature + self.mature}

@@ -65,3 +65,7 @@ class Suppressors:
         self.pd1_expression = 1.0 - p["treg_pd1_share"] * (1.0 - treg_support)
         by_mdscs = float(hill(self.mdscs / area, p["mdsc_half_suppression_per_mm2"]))
         self.suppression = 1.0 - (1.0 - by_tregs) * (1.0 - by_mdscs)
+
+    def record(self) -> dict[str, float]:
+        """The suppressors' columns of the lesion's row of the time series (cells)."""
+        return {"tregs": self.tregs, "mdscs": self.mdscs}

@@ -147,10 +147,9 @@ class Lesion:
             **self.fields.record(),
             "effector_t_cells": self.t_cells.active_count(),
             "exhausted_t_cells": self.t_cells.exhausted_count(),
-            "tregs": self.suppressors.tregs,
-            "mdscs": self.suppressors.mdscs,
+            **self.suppressors.record(),
             "injury_inflammation": self.injury_inflammation,
-            "loaded_dcs": self.dcs.immature + self.dcs.mature,
+            **self.dcs.record(),
             "blood_flow_share": self.blood_flow_share,
         }
 
