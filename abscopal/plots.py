@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib as mpl
@@ -26,7 +27,7 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from . import readouts, store
+from . import config, readouts, store
 
 ONE_COLUMN_IN = 3.5
 TWO_COLUMN_IN = 7.0
@@ -62,10 +63,51 @@ def paper_style():
     return mpl.rc_context(PAPER_RC)
 
 
-def arm_palette(arms) -> dict[str, tuple]:
-    """A colour per arm, fixed by the arms' order of first appearance."""
-    colours = sns.color_palette("colorblind", max(len(arms), 1))
-    return dict(zip(arms, colours))
+#: The Okabe-Ito palette (Okabe & Ito 2008), distinguishable under deuteranopia and protanopia; black first.
+OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442")
+#: Markers that, with the dash patterns, tell arms apart without colour.
+ARM_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+@dataclass(frozen=True)
+class ArmStyle:
+    """How one arm is drawn in every figure: its label (the config's ``label``), colour, dash pattern, marker."""
+
+    label: str
+    colour: str
+    dashes: tuple
+    marker: str
+
+    def line(self, markers: bool = True) -> dict:
+        """Keyword arguments of ``ax.plot`` for this arm's line (markers spaced along it)."""
+        kw = {"dashes": self.dashes} if self.dashes else {"ls": "-"}
+        return {**kw, "marker": self.marker, "ms": 3, "markevery": 0.12} if markers else kw
+
+    def handle(self, **kw) -> Line2D:
+        """A legend entry: the arm's colour, dashes and marker under its label."""
+        return Line2D([], [], color=self.colour, label=self.label, **{**self.line(), "markevery": None, **kw})
+
+
+def arm_styles(arms, labels=None) -> dict[str, ArmStyle]:
+    """An :class:`ArmStyle` per arm, fixed by the arms' order (the config's): colour, dashes and marker by
+    position, label from ``labels`` (arm -> label; default the arm's name)."""
+    labels = labels or {}
+    return {arm: ArmStyle(labels.get(arm, arm), OKABE_ITO[i % len(OKABE_ITO)], KM_DASHES[i % len(KM_DASHES)],
+                          ARM_MARKERS[i % len(ARM_MARKERS)]) for i, arm in enumerate(arms)}
+
+
+def arm_palette(arms) -> dict[str, str]:
+    """The colour of each arm (:func:`arm_styles`)."""
+    return {arm: style.colour for arm, style in arm_styles(arms).items()}
+
+
+def _present(styles, frame: pd.DataFrame) -> dict[str, ArmStyle]:
+    """The styles of the arms ``frame`` holds, in the styles' order (arms they lack get styles after them)."""
+    arms = _arms(frame)
+    styles = dict(styles or {})
+    extra = arm_styles([*styles, *(a for a in arms if a not in styles)])
+    styles = {**extra, **styles}
+    return {arm: style for arm, style in styles.items() if arm in set(arms)}
 
 
 def _arms(frame: pd.DataFrame) -> list[str]:
@@ -84,37 +126,58 @@ def _legend_outside(ax, **kw):
     return ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, **kw)
 
 
-def _reference_lines(ax):
-    """RECIST thresholds: -30 % (partial response) and +20 % (progression), dotted."""
-    for pct in (readouts.PR_PCT, readouts.PD_PCT):
+def _reference_lines(ax, criteria=None):
+    """The criteria's thresholds of partial response and progression on one lesion, dotted: by volume -50 % and
+    +35 % (Gao 2015), by RECIST -30 % and +20 % of the diameter."""
+    for pct in _thresholds(criteria):
         ax.axhline(pct, color="0.4", ls=":", lw=0.8, zorder=0)
 
 
-# ---- burden, waterfall, spider ------------------------------------------------------------------
-@paper_style()
-def burden_over_time(ts: pd.DataFrame, lesion: str, ax=None, palette=None, events: pd.DataFrame | None = None):
-    """Live tumour cells of one lesion per arm: median line, 50 % and 90 % bands over replicates.
+def _thresholds(criteria) -> tuple[float, float]:
+    """(partial response, progression) thresholds (%) of one lesion's change by ``criteria``."""
+    if readouts.Criteria.of(criteria).by_volume:
+        (_, _, _), (_, pr, _), (_, pd_from, _) = readouts.VOLUME_CLASSES
+        return pr, pd_from
+    return readouts.PR_PCT, readouts.PD_PCT
 
-    ``events`` (Results.events): ablation days as a dashed line, dosing days as ticks in the arm's colour
-    at the bottom of the axes.
+
+def _measure(criteria) -> str:
+    """What the criteria measure, for axis labels."""
+    return "volume" if readouts.Criteria.of(criteria).by_volume else "longest diameter"
+
+
+# ---- burden, waterfall, spider ------------------------------------------------------------------
+#: Bands of quantiles over individuals are drawn only with at least this many individuals per arm.
+BAND_MIN_REPLICATES = 3
+
+
+@paper_style()
+def burden_over_time(ts: pd.DataFrame, lesion: str, ax=None, styles=None, events: pd.DataFrame | None = None):
+    """Live tumour cells of one lesion per arm: median line, 50 % and 90 % bands over individuals (bands only
+    with at least :data:`BAND_MIN_REPLICATES` individuals in an arm).
+
+    ``events`` (Results.events): ablation days as a dashed grey line, each arm's dosing days as triangles in the
+    arm's colour in a row of their own at the bottom of the axes.
     """
     ax = _axes(ax)
-    arms = _arms(ts)
-    palette = palette or arm_palette(arms)
+    styles = _present(styles, ts)
     data = ts[ts["lesion"] == lesion]
-    for arm, g in data.groupby("arm", sort=False):
+    for arm, style in styles.items():
+        g = data[data["arm"] == arm]
         q = g.groupby("time_day")["tumor_cells"].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack() / 1e3
-        ax.fill_between(q.index, q[0.05], q[0.95], color=palette[arm], alpha=0.15, lw=0)
-        ax.fill_between(q.index, q[0.25], q[0.75], color=palette[arm], alpha=0.3, lw=0)
-        ax.plot(q.index, q[0.5], color=palette[arm], label=arm)
+        if g["replicate"].nunique() >= BAND_MIN_REPLICATES:
+            ax.fill_between(q.index, q[0.05], q[0.95], color=style.colour, alpha=0.12, lw=0)
+            ax.fill_between(q.index, q[0.25], q[0.75], color=style.colour, alpha=0.25, lw=0)
+        ax.plot(q.index, q[0.5], color=style.colour, label=style.label, **style.line())
     if events is not None and len(events):
         for day in sorted(set(events.loc[events["kind"] == "ablation", "day"])):
             ax.axvline(day, color="0.3", ls="--", lw=0.8, label="ablation")
         doses = events.loc[events["kind"] == "dose", ["arm", "day"]].drop_duplicates()
-        for i, arm in enumerate(a for a in arms if a in set(doses["arm"])):
+        for i, (arm, style) in enumerate((a, st) for a, st in styles.items() if a in set(doses["arm"])):
             days = doses.loc[doses["arm"] == arm, "day"]
-            ax.plot(days, np.full(len(days), 0.03 + 0.05 * i), ls="", marker="^", ms=3, color=palette[arm],
-                    transform=ax.get_xaxis_transform(), clip_on=False, label="dose" if i == 0 else None)
+            ax.plot(days, np.full(len(days), 0.03 + 0.05 * i), ls="", marker="^", ms=3, color=style.colour,
+                    transform=ax.get_xaxis_transform(), clip_on=False,
+                    label="doses (triangles, in the arm's colour)" if i == 0 else None)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(DAY_LABEL)
     ax.set_ylabel("live tumour cells (×10³)")
@@ -125,32 +188,43 @@ def burden_over_time(ts: pd.DataFrame, lesion: str, ax=None, palette=None, event
 
 
 def _burden_legend(ax):
-    """Arms, "ablation" and "dose" once each (a grey dose marker stands for every arm's)."""
+    """Arms, "ablation" and the doses once each (a grey triangle stands for every arm's)."""
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    if "dose" in unique:
-        unique["dose"] = Line2D([], [], ls="", marker="^", ms=3, color="0.3")
+    for label in unique:
+        if label.startswith("doses"):
+            unique[label] = Line2D([], [], ls="", marker="^", ms=3, color="0.3")
     return list(unique.values()), list(unique)
 
 
 @paper_style()
-def burden_figure(results):
-    """One panel per lesion of :func:`burden_over_time`, one legend for the figure."""
+def burden_figure(results, styles=None):
+    """One panel per lesion of :func:`burden_over_time`, one legend for the figure; n per arm in the legend
+    title, and a note when bands are left out."""
     ts = results.timeseries
     lesions = [name for name in dict.fromkeys(ts["lesion"]) if name != "systemic"]
     ncols = min(len(lesions), 3)
     nrows = -(-len(lesions) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(TWO_COLUMN_IN, 2.3 * nrows), squeeze=False, sharex=True,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TWO_COLUMN_IN, 2.3 * nrows + 0.4), squeeze=False, sharex=True,
                              layout="constrained")
-    palette = arm_palette(_arms(ts))
+    styles = _present(styles or manifest_styles(getattr(results, "manifest", None) or {}), ts)
     for ax, lesion in zip(axes.flat, lesions):
-        burden_over_time(ts, lesion, ax=ax, palette=palette, events=results.events)
+        burden_over_time(ts, lesion, ax=ax, styles=styles, events=results.events)
     for ax in axes.flat[len(lesions):]:
         ax.set_visible(False)
     for ax in axes.flat[:len(lesions)]:
         ax.get_legend().remove()
-    fig.legend(*_burden_legend(axes.flat[0]), loc="outside lower center", ncols=6)
+    fig.legend(*_burden_legend(axes.flat[0]), loc="outside lower center", ncols=4, title=_n_text(ts))
     return fig
+
+
+def _n_text(ts: pd.DataFrame) -> str:
+    """Individuals per arm ("n = 4 per arm", or per arm when they differ), and whether bands are drawn."""
+    n = ts.groupby("arm", sort=False)["replicate"].nunique()
+    text = f"n = {n.iloc[0]} per arm" if n.nunique() == 1 else "n = " + ", ".join(f"{a} {k}" for a, k in n.items())
+    if (n < BAND_MIN_REPLICATES).any():
+        text += f"; no bands with fewer than {BAND_MIN_REPLICATES} individuals"
+    return text
 
 
 @paper_style()
@@ -166,106 +240,131 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _category(change_pct: pd.Series, baseline_mm: pd.Series) -> np.ndarray:
-    """:func:`readouts.lesion_response` of a lesion given its change in longest diameter (%) from baseline."""
-    return readouts.lesion_response(baseline_mm, baseline_mm * (1.0 + change_pct / 100.0))
-
-
 @paper_style()
-def waterfall(summary_or_change: pd.DataFrame, lesion: str = "distant", ax=None):
-    """Each replicate's best (smallest) change in ``lesion``'s longest diameter from baseline, sorted.
+def waterfall(best: pd.DataFrame, lesion: str = "distant", ax=None, criteria=None):
+    """Each individual's best change in ``lesion`` from baseline, sorted, coloured by its best response.
 
-    ``summary_or_change``: the summary (``diameter_change_pct`` at the readout) or readouts output with
-    ``longest_diameter_change_pct`` (e.g. :func:`readouts.abscopal_response` at every assessment). Bars are
-    coloured by response category (CR/PR/SD/PD by the RECIST thresholds on this one lesion).
+    ``best``: :func:`readouts.best_response` (``best_change_pct``, ``best_response``), by ``criteria`` (the same
+    :class:`readouts.Criteria`: volume or longest diameter, and its thresholds as dotted lines). The legend lists
+    the categories that occur, titled by the criteria.
     """
     ax = _axes(ax)
-    frame = summary_or_change[summary_or_change["lesion"] == lesion]
-    pct = "longest_diameter_change_pct" if "longest_diameter_change_pct" in frame else "diameter_change_pct"
-    best = (frame.dropna(subset=[pct]).sort_values(pct, kind="stable")
-            .drop_duplicates(["arm", "replicate"]).sort_values(pct, ascending=False, kind="stable"))
-    category = _category(best[pct], best["longest_diameter_baseline_mm"])
-    x = np.arange(len(best))
-    ax.bar(x, best[pct], width=0.8, color=[RESPONSE_COLOURS[c] for c in category], lw=0)
+    c = readouts.Criteria.of(criteria)
+    frame = best[(best["lesion"] == lesion) & best["best_change_pct"].notna()]
+    frame = frame.sort_values("best_change_pct", ascending=False, kind="stable")
+    x = np.arange(len(frame))
+    ax.bar(x, frame["best_change_pct"], width=0.8, color=[RESPONSE_COLOURS[r] for r in frame["best_response"]],
+           lw=0)
     ax.axhline(0, color="0.2", lw=0.6)
-    _reference_lines(ax)
+    _reference_lines(ax, c)
     ax.set_xticks([])
     ax.spines["bottom"].set_visible(False)
-    ax.set_xlim(-0.6, len(x) - 0.4)
-    ax.set_xlabel("replicates, sorted")
-    ax.set_ylabel(f"best change in {lesion}\nlongest diameter (%)")
-    _legend_outside(ax, handles=[Patch(color=colour, label=c) for c, colour in RESPONSE_COLOURS.items()])
+    ax.set_xlim(-0.6, max(len(x), 1) - 0.4)
+    ax.set_xlabel("individuals, sorted")
+    ax.set_ylabel(f"best change in {lesion}\n{_measure(c)} (%)")
+    present = set(frame["best_response"])
+    _legend_outside(ax, title=c.title.replace(" (", "\n("),
+                    handles=[Patch(color=colour, label=r) for r, colour in RESPONSE_COLOURS.items() if r in present])
     return ax.figure
 
 
 @paper_style()
-def waterfall_by_arm(summary_or_change: pd.DataFrame, lesion: str = "distant", palette=None):
-    """:func:`waterfall` per arm side by side (shared y axis), each titled in its arm's colour."""
-    arms = _arms(summary_or_change)
-    palette = palette or arm_palette(arms)
-    fig, axes = plt.subplots(1, len(arms), figsize=(TWO_COLUMN_IN if len(arms) > 1 else ONE_COLUMN_IN, 2.4),
+def waterfall_by_arm(best: pd.DataFrame, lesion: str = "distant", styles=None, criteria=None):
+    """:func:`waterfall` per arm side by side (shared y axis), each titled by its arm's label and n; one legend
+    listing the categories that occur in any arm."""
+    styles = _present(styles, best)
+    fig, axes = plt.subplots(1, len(styles), figsize=(TWO_COLUMN_IN if len(styles) > 1 else ONE_COLUMN_IN, 2.4),
                              sharey=True, squeeze=False, layout="constrained")
-    for ax, arm in zip(axes[0], arms):
-        waterfall(summary_or_change[summary_or_change["arm"] == arm], lesion, ax=ax)
-        ax.set_title(arm, color=palette[arm])
-    for ax in axes[0][:-1]:
+    for ax, (arm, style) in zip(axes[0], styles.items()):
+        part = best[best["arm"] == arm]
+        waterfall(part, lesion, ax=ax, criteria=criteria)
+        n = int((part["lesion"] == lesion).sum())
+        ax.set_title(f"{style.label}\n(n = {n})", color=style.colour)
+    handles = {h.get_label(): h for ax in axes[0] for h in ax.get_legend().legend_handles}
+    title = axes[0][0].get_legend().get_title().get_text()
+    for ax in axes[0]:
         ax.get_legend().remove()
+    _legend_outside(axes[0][-1], title=title, handles=[handles[r] for r in RESPONSE_COLOURS if r in handles])
     for ax in axes[0][1:]:
         ax.set_ylabel("")
-    if len(arms) > 1:
+    if len(styles) > 1:
         for ax in axes[0]:
             ax.set_xlabel("")
-        fig.supxlabel("replicates, sorted", fontsize=8)
+        fig.supxlabel("individuals, sorted", fontsize=8)
     return fig
 
 
-@paper_style()
-def spider(ts: pd.DataFrame, lesion: str = "distant", ax=None, palette=None, baseline_day: float = 0.0):
-    """Each replicate's % change in ``lesion``'s longest diameter from baseline over time, coloured by arm."""
-    ax = _axes(ax)
-    palette = palette or arm_palette(_arms(ts))
+def _change_over_time(ts: pd.DataFrame, lesion: str, baseline_day: float, criteria) -> pd.DataFrame:
+    """Each individual's change (%) in ``lesion``'s volume or longest diameter (by ``criteria``) from its baseline
+    record, on every recorded day from baseline on (columns arm, replicate, time_day, change)."""
+    c = readouts.Criteria.of(criteria)
     d = ts[ts["lesion"] == lesion].sort_values("time_day", kind="stable")
+    d = d.assign(measure=readouts.tumour_volume_mm3(d) if c.by_volume else d["longest_diameter_mm"])
     base = (d[d["time_day"] <= baseline_day + 1e-9].drop_duplicates(["arm", "replicate"], keep="last")
-            .set_index(["arm", "replicate"])["longest_diameter_mm"].rename("base"))
+            .set_index(["arm", "replicate"])["measure"].rename("base"))
     d = d[d["time_day"] >= baseline_day - 1e-9].join(base, on=["arm", "replicate"])
-    d = d.assign(change=100.0 * (d["longest_diameter_mm"] - d["base"]) / d["base"].where(d["base"] > 0))
-    for (arm, _), g in d.groupby(["arm", "replicate"], sort=False):
-        ax.plot(g["time_day"], g["change"], color=palette[arm], lw=0.8, alpha=0.7)
-    _reference_lines(ax)
-    ax.axhline(0, color="0.2", lw=0.6, zorder=0)
-    ax.set_xlabel(DAY_LABEL)
-    ax.set_ylabel(f"change in {lesion}\nlongest diameter (%)")
-    _legend_outside(ax, handles=[Line2D([], [], color=palette[a], label=a) for a in _arms(d)])
-    return ax.figure
+    change = 100.0 * (d["measure"] - d["base"]) / d["base"].where(d["base"] > 0)
+    return d[["arm", "replicate", "time_day"]].assign(change=change)
+
+
+@paper_style()
+def spider(ts: pd.DataFrame, lesion: str = "distant", ax=None, styles=None, baseline_day: float = 0.0,
+           criteria=None):
+    """Each individual's change in ``lesion`` from baseline over time (thin lines), one panel per arm with the
+    arm's median (thick); volume or longest diameter by ``criteria``, its thresholds dotted.
+
+    ``ax``: one axes per arm (a sequence), or None for a new figure.
+    """
+    styles = _present(styles, ts)
+    d = _change_over_time(ts, lesion, baseline_day, criteria)
+    if ax is None:
+        _, ax = plt.subplots(1, len(styles), figsize=(TWO_COLUMN_IN if len(styles) > 1 else ONE_COLUMN_IN, 2.3),
+                             sharey=True, squeeze=False, layout="constrained")
+    axes = list(np.ravel(ax))
+    for a, (arm, style) in zip(axes, styles.items()):
+        g = d[d["arm"] == arm]
+        for _, one in g.groupby("replicate", sort=False):
+            a.plot(one["time_day"], one["change"], color=style.colour, lw=0.5, alpha=0.5)
+        median = g.groupby("time_day")["change"].median()
+        a.plot(median.index, median.to_numpy(), color=style.colour, lw=1.6, label="median", **style.line())
+        _reference_lines(a, criteria)
+        a.axhline(0, color="0.2", lw=0.6, zorder=0)
+        a.set_title(f"{style.label}\n(n = {g['replicate'].nunique()})", color=style.colour)
+        a.set_xlabel(DAY_LABEL if len(axes) == 1 else "")
+    axes[0].set_ylabel(f"change in {lesion}\n{_measure(criteria)} (%)")
+    if len(axes) > 1:
+        axes[0].figure.supxlabel(DAY_LABEL, fontsize=8)
+    _legend_outside(axes[len(styles) - 1], handles=[
+        Line2D([], [], color="0.3", lw=0.5, label="individual"), Line2D([], [], color="0.3", lw=1.6, label="median")])
+    return axes[0].figure
 
 
 # ---- Kaplan-Meier -------------------------------------------------------------------------------
 @paper_style()
-def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None = None, palette=None,
+def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None = None, styles=None,
                       cumulative: bool = False):
     """Kaplan-Meier step curves per arm with their confidence bands (``readouts.kaplan_meier`` output).
 
     Censored times are marked "+"; the numbers at risk are listed under the axis, one row per arm named
     on the left; ``logrank_p`` is the legend's title. Curves that coincide stay visible: each arm has its
-    own dash pattern, and earlier arms are drawn wider, under the later ones. ``cumulative``: draw 1 - S
-    (the cumulative share with the event, e.g. a distant response), which rises.
+    own dash pattern and marker, and earlier arms are drawn wider, under the later ones. ``cumulative``: draw
+    1 - S (the cumulative share with the event, e.g. a distant response), which rises.
     """
     ax = _axes(ax, height=2.8)
-    palette = palette or arm_palette(_arms(km_frame))
-    groups = list(km_frame.groupby("arm", sort=False))
-    widths = np.linspace(2.6, 1.0, len(groups)) if len(groups) > 1 else [1.2]
+    styles = _present(styles, km_frame)
     if cumulative:
         km_frame = km_frame.assign(survival=1 - km_frame["survival"], ci_low=1 - km_frame["ci_high"],
                                    ci_high=1 - km_frame["ci_low"])
-        groups = list(km_frame.groupby("arm", sort=False))
+    groups = [(arm, km_frame[km_frame["arm"] == arm]) for arm in styles]
+    widths = np.linspace(2.6, 1.0, len(groups)) if len(groups) > 1 else [1.2]
     for i, ((arm, g), width) in enumerate(zip(groups, widths)):
-        dashes = KM_DASHES[i % len(KM_DASHES)]
-        ax.step(g["time_day"], g["survival"], where="post", color=palette[arm], label=arm, lw=width,
-                zorder=2 + i, **({"dashes": dashes} if dashes else {}))
-        ax.fill_between(g["time_day"], g["ci_low"], g["ci_high"], step="post", color=palette[arm], alpha=0.12,
+        style = styles[arm]
+        ax.step(g["time_day"], g["survival"], where="post", color=style.colour, lw=width, zorder=2 + i,
+                **style.line(markers=False))
+        ax.fill_between(g["time_day"], g["ci_low"], g["ci_high"], step="post", color=style.colour, alpha=0.12,
                         lw=0)
         cens = g[g["censored"] > 0]
-        ax.plot(cens["time_day"], cens["survival"], ls="", marker="+", ms=4, color=palette[arm], zorder=2 + i)
+        ax.plot(cens["time_day"], cens["survival"], ls="", marker="+", ms=4, color=style.colour, zorder=2 + i)
     ax.set_ylim(-0.02, 1.04)
     ax.set_xlim(0, km_frame["time_day"].max() * 1.02 or 1)
     ticks = [t for t in ax.get_xticks() if 0 <= t <= km_frame["time_day"].max()]
@@ -274,11 +373,11 @@ def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None =
     ax.set_ylabel(ENDPOINT_LABELS.get((frozenset(endpoint), cumulative), "cumulative incidence" if cumulative
                                        else "survival probability"))
     ax.set_xlabel(DAY_LABEL)
-    if logrank_p is None:
-        _legend_outside(ax, handlelength=3.2)
-    else:
-        _legend_outside(ax, handlelength=3.2,
-                        title="log-rank " + ("p < 0.001" if logrank_p < 0.001 else f"p = {logrank_p:.2g}"))
+    handles = [style.handle(marker=None) for style in styles.values()]
+    for handle, width in zip(handles, widths):
+        handle.set_linewidth(width)
+    title = None if logrank_p is None else "log-rank " + ("p < 0.001" if logrank_p < 0.001 else f"p = {logrank_p:.2g}")
+    _legend_outside(ax, handlelength=3.2, handles=handles, title=title)
     # numbers at risk: those still followed at each tick (the at_risk of the first row at or after it)
     inches = ax.figure.dpi_scale_trans
     ax.text(0, 0, "number at risk", transform=ax.transAxes + ScaledTranslation(0, -0.4, inches), fontsize=7,
@@ -286,12 +385,12 @@ def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None =
     trans = blended_transform_factory(ax.transData, ax.transAxes)
     for i, (arm, g) in enumerate(groups):
         below = ScaledTranslation(0, -0.53 - 0.12 * i, inches)  # one row per arm, under the axis label
-        ax.text(0, 0, arm, transform=ax.transAxes + below + ScaledTranslation(-0.12, 0, inches), fontsize=6,
-                ha="right", va="top", color=palette[arm])
+        ax.text(0, 0, styles[arm].label, transform=ax.transAxes + below + ScaledTranslation(-0.12, 0, inches),
+                fontsize=6, ha="right", va="top", color=styles[arm].colour)
         for t in ticks:
             later = g.loc[g["time_day"] >= t - 1e-9, "at_risk"]
             ax.text(t, 0, f"{int(later.iloc[0]) if len(later) else 0}", transform=trans + below, fontsize=6,
-                    ha="center", va="top", color=palette[arm])
+                    ha="center", va="top", color=styles[arm].colour)
     return ax.figure
 
 
@@ -311,80 +410,99 @@ def response_heatmap(frame: pd.DataFrame, x: str, y: str, ax=None):
                 annot_kws={"fontsize": 6}, linewidths=0.5, cbar_kws={"label": "abscopal response rate"})
     ax.set_xticklabels([_value(v) for v in rate.columns])
     ax.set_yticklabels([_value(v) for v in rate.index], rotation=0)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xlabel(config.axis_label(x))
+    ax.set_ylabel(config.axis_label(y))
     return ax.figure
 
 
 def _value(v) -> str:
+    """A parameter value (or an interval of them) rounded to 3 significant digits."""
     if isinstance(v, pd.Interval):
         return f"{v.left:.3g}–{v.right:.3g}"
-    return f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
+    return f"{v:.3g}" if isinstance(v, (int, float, np.number)) else str(v)
 
 
 @paper_style()
-def parameter_response(summary: pd.DataFrame, parameter: str, lesion: str = "distant", ax=None, palette=None,
-                       log_x: bool = False):
-    """Change in ``lesion``'s longest diameter at the readout against one swept parameter, per arm.
+def parameter_response(summary: pd.DataFrame, parameter: str, lesion: str = "distant", ax=None, styles=None,
+                       log_x: bool = False, criteria=None):
+    """Change in ``lesion`` at the readout (volume or longest diameter, by ``criteria``; default: the summary's
+    ``criteria`` column, RECIST 1.1 without one) against one swept parameter, per arm; the x axis named by the
+    parameter's name and unit.
 
     A parameter with few values (a grid axis): the median over runs with its 25-75 % range, one line per
-    arm. A sampled parameter: one dot per point (the mean over its replicates). RECIST -30 % and +20 %
-    lines dotted.
+    arm. A sampled parameter: one dot per point (the mean over its replicates). An arm's own key
+    (``arms.NAME. ...``) is drawn for that arm only: it does not act on the others. The criteria's
+    thresholds dotted.
     """
     ax = _axes(ax)
-    palette = palette or arm_palette(_arms(summary))
-    d = summary[summary["lesion"] == lesion]
+    if criteria is None:  # a summary written before the criteria were a parameter was read out by RECIST 1.1
+        named = summary["criteria"].dropna() if "criteria" in summary.columns else ()
+        criteria = named.iloc[0] if len(named) else "recist"
+    change = "volume_change_pct" if readouts.Criteria.of(criteria).by_volume else "diameter_change_pct"
+    d = summary[(summary["lesion"] == lesion) & summary["arm"].isin(acting_arms(parameter, _arms(summary)))]
+    styles = _present(styles, d)
     values = np.sort(d[parameter].dropna().unique())
-    for arm, g in d.groupby("arm", sort=False):
+    for arm, style in styles.items():
+        g = d[d["arm"] == arm]
         if len(values) <= GRID_LEVELS_MAX:
-            q = g.groupby(parameter)["diameter_change_pct"].quantile([0.25, 0.5, 0.75]).unstack()
-            ax.errorbar(q.index, q[0.5], yerr=[q[0.5] - q[0.25], q[0.75] - q[0.5]], color=palette[arm], marker="o",
-                        ms=3, capsize=1.5, lw=1.0, elinewidth=0.7, label=arm)
+            q = g.groupby(parameter)[change].quantile([0.25, 0.5, 0.75]).unstack()
+            ax.errorbar(q.index, q[0.5], yerr=[q[0.5] - q[0.25], q[0.75] - q[0.5]], color=style.colour,
+                        marker=style.marker, ms=3, capsize=1.5, lw=1.0, elinewidth=0.7, label=style.label,
+                        **style.line(markers=False))
         else:
             key = "point" if "point" in g else parameter
-            means = g.groupby(key).agg(x=(parameter, "first"), y=("diameter_change_pct", "mean"))
-            ax.plot(means["x"], means["y"], ls="", marker="o", ms=2.5, alpha=0.7, mew=0, color=palette[arm],
-                    label=arm)
+            means = g.groupby(key).agg(x=(parameter, "first"), y=(change, "mean"))
+            ax.plot(means["x"], means["y"], ls="", marker=style.marker, ms=2.5, alpha=0.7, mew=0,
+                    color=style.colour, label=style.label)
     if log_x:  # ticks at 1, 2 and 5 times powers of ten, labelled as plain numbers
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-    _reference_lines(ax)
+    _reference_lines(ax, criteria)
     ax.axhline(0, color="0.2", lw=0.6, zorder=0)
-    ax.set_xlabel(parameter)
-    ax.set_ylabel(f"change in {lesion}\nlongest diameter (%)")
+    ax.set_xlabel(config.axis_label(parameter))
+    ax.set_ylabel(f"change in {lesion}\n{_measure(criteria)} (%)")
     _legend_outside(ax)
     return ax.figure
 
 
+def acting_arms(key: str, arms: list[str]) -> list[str]:
+    """The arms a swept key acts on: an arm's own key (``arms.NAME. ...``) only that arm, any other key all."""
+    parts = key.split(".")
+    return [parts[1]] if parts[0] == "arms" and len(parts) > 2 and parts[1] in arms else arms
+
+
 @paper_style()
-def burden_by_point(sweep_results, lesion: str = "distant", palette=None):
+def burden_by_point(sweep_results, lesion: str = "distant", styles=None):
     """Small multiples: ``lesion``'s live tumour cells over time at each point of a sweep, median per arm.
 
-    One panel per point, titled by its parameter values; for sweeps of up to :data:`POINTS_MAX` points.
+    One panel per point, titled by its parameter values (the keys' last two parts, 3 significant digits); for
+    sweeps of up to :data:`POINTS_MAX` points.
     """
     points = sweep_results.manifest["points"]
     ncols = min(4, len(points))
     nrows = -(-len(points) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(TWO_COLUMN_IN, 1.5 * nrows + 0.5), squeeze=False,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(TWO_COLUMN_IN, 1.6 * nrows + 0.6), squeeze=False,
                              sharex=True, sharey=True, layout="constrained")
     arms = list(dict.fromkeys(r["arm"] for r in sweep_results.runs_ok))
-    palette = palette or arm_palette(arms)
+    styles = dict(styles or arm_styles(arms))
     for ax, point in zip(axes.flat, points):
         ts = sweep_results.timeseries(point["point"])
         ts = ts[ts["lesion"] == lesion] if len(ts) else ts
-        for arm, g in (ts.groupby("arm", sort=False) if len(ts) else ()):
-            median = g.groupby("time_day")["tumor_cells"].median() / 1e3
-            ax.plot(median.index, median.to_numpy(), color=palette[arm], lw=1.0, label=arm)
-        ax.set_title("\n".join(f"{_file_name(k)} = {_value(v)}" for k, v in point["values"].items()),
-                     fontsize=6)
+        for arm, style in styles.items():
+            g = ts[ts["arm"] == arm] if len(ts) else ts
+            if len(g):
+                median = g.groupby("time_day")["tumor_cells"].median() / 1e3
+                ax.plot(median.index, median.to_numpy(), color=style.colour, lw=1.0, label=style.label,
+                        **style.line())
+        ax.set_title("\n".join(f"{_file_name(k)} = {_value(v)}" for k, v in point["values"].items()), fontsize=6)
     for ax in axes.flat[len(points):]:
         ax.set_visible(False)
     fig.supxlabel(DAY_LABEL, fontsize=8)
     fig.supylabel(f"{lesion}: live tumour cells (×10³)", fontsize=8)
-    fig.legend(handles=[Line2D([], [], color=palette[a], label=a) for a in arms], loc="outside upper center",
-               ncols=min(len(arms), 6))
+    fig.legend(handles=[style.handle() for style in styles.values()], loc="outside upper center",
+               ncols=min(len(styles), 4))
     return fig
 
 
@@ -443,12 +561,14 @@ def _snapshot_days(arrays, lesion: str) -> list[str]:
 
 
 @paper_style()
-def lesion_snapshots(npz_path, lesion: str, ax=None, pd_l1: bool = False):
+def lesion_snapshots(npz_path, lesion: str, ax=None, pd_l1: bool = False, window=None):
     """One lesion's lattice at each snapshot day, side by side, with a scale bar in mm.
 
     Live tumour cells, necrotic, apoptotic and empty sites in distinct colours (live cells coloured by
-    PD-L1 when ``pd_l1``); T cells as dots, exhausted ones in another colour. ``ax``: one axes per day (a
-    sequence) or None. The day-0 snapshot is taken just before the ablation.
+    PD-L1 when ``pd_l1``); T cells as small translucent dots over the tissue, exhausted ones in another colour.
+    ``ax``: one axes per day (a sequence) or None. ``window``: (lo, hi) in mm on both axes, the same for
+    every lesion and file compared (default: this file's lesions, :func:`snapshot_window`). The day-0 snapshot is
+    taken just before the ablation.
     """
     with np.load(npz_path) as npz:
         arrays = dict(npz)
@@ -459,7 +579,7 @@ def lesion_snapshots(npz_path, lesion: str, ax=None, pd_l1: bool = False):
     cell_mm = float(arrays["cell_um"]) / 1000.0
     states = [arrays[f"{lesion}/{d}/state"] for d in days]
     n = states[0].shape[0]
-    lo, hi = _window(arrays, cell_mm)
+    lo, hi = window or snapshot_window([arrays])
     extent = (0, n * cell_mm, n * cell_mm, 0)
     live_pd_l1 = [np.ma.masked_where(state != 1, arrays[f"{lesion}/{d}/pd_l1"]) for d, state in zip(days, states)]
     pd_l1_max = max([float(level.max()) for level in live_pd_l1 if level.count()], default=1.0)
@@ -471,8 +591,8 @@ def lesion_snapshots(npz_path, lesion: str, ax=None, pd_l1: bool = False):
         t = arrays[f"{lesion}/{day}/t_cells"]
         for exhausted, (label, colour) in enumerate(T_CELL_COLOURS.items()):
             sel = t[t[:, 2] == exhausted] if len(t) else t
-            a.scatter((sel[:, 1] + 0.5) * cell_mm, (sel[:, 0] + 0.5) * cell_mm, s=1.5, color=colour, lw=0,
-                      label=label)
+            a.scatter((sel[:, 1] + 0.5) * cell_mm, (sel[:, 0] + 0.5) * cell_mm, s=0.4, color=colour, lw=0,
+                      alpha=0.6, label=label)
         a.set_xlim(lo, hi)
         a.set_ylim(hi, lo)
         a.set_aspect("equal")
@@ -496,21 +616,25 @@ def lesion_snapshots(npz_path, lesion: str, ax=None, pd_l1: bool = False):
     return axes[0].figure
 
 
-def _window(arrays, cell_mm: float) -> tuple[float, float]:
-    """The square (lo, hi in mm, both axes) holding every lesion of the file on every day, with a margin.
-
-    One window for all lesions of a run, so their sizes compare across panels.
-    """
-    states = [a for k, a in arrays.items() if k.endswith("/state")]
-    n = max(state.shape[0] for state in states)
-    occupied = [np.nonzero(state > 0) for state in states]
-    rows = np.concatenate([r for r, _ in occupied])
-    cols = np.concatenate([c for _, c in occupied])
-    if not len(rows):
-        return 0.0, n * cell_mm
-    pad = max(4, int(0.05 * n))
-    return (max(min(rows.min(), cols.min()) - pad, 0) * cell_mm,
-            min(max(rows.max(), cols.max()) + pad + 1, n) * cell_mm)
+def snapshot_window(files) -> tuple[float, float]:
+    """The square (lo, hi in mm, both axes) holding every lesion of the snapshot ``files`` (paths or loaded
+    arrays) on every day, with a margin: one zoom for every panel compared, so that sizes compare."""
+    lo, hi = np.inf, -np.inf
+    for arrays in files:
+        if not isinstance(arrays, dict):
+            with np.load(arrays) as npz:
+                arrays = dict(npz)
+        cell_mm = float(arrays["cell_um"]) / 1000.0
+        states = [a for k, a in arrays.items() if k.endswith("/state")]
+        n = max(state.shape[0] for state in states)
+        rows, cols = np.nonzero(np.any([state > 0 for state in states if state.shape[0] == n], axis=0))
+        pad = max(4, int(0.05 * n))
+        if len(rows):
+            lo = min(lo, max(min(rows.min(), cols.min()) - pad, 0) * cell_mm)
+            hi = max(hi, min(max(rows.max(), cols.max()) + pad + 1, n) * cell_mm)
+        else:
+            lo, hi = min(lo, 0.0), max(hi, n * cell_mm)
+    return float(lo), float(hi)
 
 
 def _nice_length(x: float) -> float:
@@ -540,6 +664,24 @@ def _responders(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return assessed[keys].join(responder).groupby(keys, sort=False, dropna=False).any().reset_index()
 
 
+def manifest_styles(manifest: dict) -> dict[str, ArmStyle]:
+    """The arms' styles of a results folder, in the config's order with the config's labels (its manifest's
+    resolved ``arms``, or for a sweep the ``arms`` of its ``config``)."""
+    arms = manifest.get("arms") or manifest.get("config", {}).get("arms") or {}
+    return arm_styles(list(arms), {arm: p.get("label", arm) for arm, p in arms.items() if isinstance(p, dict)})
+
+
+def folder_criteria(manifest: dict, summary: pd.DataFrame | None = None) -> readouts.Criteria:
+    """The response criteria a results folder was read out with: an experiment's resolved ``[readout]``, a
+    sweep's summary ``criteria``; RECIST 1.1 for a folder written before the criteria were a parameter."""
+    if summary is not None:
+        named = summary["criteria"].dropna() if "criteria" in summary.columns else ()
+        table = manifest.get("config", {}).get("readout") or {}
+        return readouts.Criteria.of({**table, "criteria": named.iloc[0]} if len(named) else "recist")
+    arms = manifest.get("arms") or {}
+    return readouts.Criteria.of(next(iter(arms.values()), {}).get("readout", "recist"))
+
+
 def _experiment_figures(path: Path):
     """(name, figure, caption) for every figure an experiment folder supports."""
     from .results import Results
@@ -548,30 +690,41 @@ def _experiment_figures(path: Path):
     ts, events = res.timeseries, res.events
     if ts.empty:
         raise store.FolderError(f"{path}: no run's time series could be read ({len(res.runs_ok)} runs ok in the manifest)")
-    palette = arm_palette(_arms(ts))
-    yield ("tumour_burden", burden_figure(res),
-           "Live tumour cells per lesion and arm over time: median, 50 % and 90 % bands over replicates; "
-           "dashed line: ablation, triangles: doses.")
+    styles, c = manifest_styles(res.manifest), folder_criteria(res.manifest)
+    readout = float(res.manifest.get("settings", {}).get("readout_day", ts["time_day"].max()))
+    n = _n_text(ts)
+    yield ("tumour_burden", burden_figure(res, styles),
+           f"Live tumour cells per lesion and arm over time: median, 50 % and 90 % bands over individuals ({n}); "
+           f"dashed line: ablation, triangles: each arm's doses.")
     treated_somewhere = set(readouts.lesion_roles(events)["lesion"])  # in some arm: not an abscopal lesion
     lesions = ts[(ts["lesion"] != readouts.SYSTEMIC) & (ts["time_day"] <= 0)]["lesion"]
-    end = ts["time_day"].max()
-    assessments = np.arange(3.0, end + 1e-9, 3.0)
+    assessments = c.assessment_days(0.0, ts["time_day"].max())
     treated = events if len(events) else None
     untreated = [name for name in dict.fromkeys(lesions) if name not in treated_somewhere] if len(assessments) else []
+    lo, hi = _thresholds(c)
+    every = f"assessments every {c.assessment_interval_days:g} days"
     for lesion in untreated:
-        change = pd.concat([readouts.abscopal_response(ts, treated, day=d) for d in assessments])
-        yield (f"waterfall_{lesion}", waterfall_by_arm(change, lesion, palette=palette),
-               f"Best change in the {lesion} lesion's longest diameter from day 0 per replicate and arm "
-               f"(assessments every 3 days), coloured by response; dotted lines: -30 % (PR), +20 % (PD).")
-        yield (f"spider_{lesion}", spider(ts, lesion, palette=palette),
-               f"Change in the {lesion} lesion's longest diameter from day 0 per replicate, coloured by arm.")
-    tte = readouts.time_to_event(ts, assessments, treated_lesion=treated, events=treated)
+        best = readouts.best_response(ts, treated, day=readout, criteria=c)
+        fig = waterfall_by_arm(best, lesion, styles=styles, criteria=c)
+        fig.suptitle(f"{lesion} lesion: best response by day {readout:g} ({c.title})", fontsize=8)
+        yield (f"waterfall_{lesion}", fig,
+               f"Best change in the {lesion} lesion's {_measure(c)} from day 0 up to the readout (day {readout:g}; "
+               f"{every}, the best from day {c.best_response_from_day:g} on) per individual and arm ({n}), "
+               f"coloured by best response ({c.title}); dotted lines: {lo:g} % and +{hi:g} %.")
+        fig = spider(ts, lesion, styles=styles, criteria=c)
+        fig.suptitle(f"{lesion} lesion ({c.title})", fontsize=8)
+        yield (f"spider_{lesion}", fig,
+               f"Change in the {lesion} lesion's {_measure(c)} from day 0 per individual (thin) and the arm's "
+               f"median (thick), one panel per arm ({n}); dotted lines: {lo:g} % and +{hi:g} % ({c.title}).")
+    tte = readouts.time_to_event(ts, assessments, treated_lesion=treated, events=treated, criteria=c)
+    progression = (f"a lesion at {c.progression_volume_fold:g} x its baseline volume or a new lesion"
+                   if c.by_volume else f"progression by {c.title}")
     captions = {
-        "pfs": ("km_pfs", False, "Kaplan-Meier progression-free survival per arm (RECIST 1.1, assessments every 3 "
-                "days), 95 % bands, + censored; log-rank p over all arms."),
-        "distant_response": ("km_distant_response", True, "Cumulative distant (abscopal) response per arm: "
-                             "1 - Kaplan-Meier estimate of the time to the first assessment (every 3 days) with an "
-                             "untreated lesion at PR or CR by its diameter; 95 % bands, + censored; log-rank p."),
+        "pfs": ("km_pfs", False, f"Kaplan-Meier progression-free survival per arm ({n}; event: {progression}, "
+                f"{every}), 95 % bands, + censored; log-rank p over all arms."),
+        "distant_response": ("km_distant_response", True, "Cumulative distant (abscopal) response per arm "
+                             f"({n}): 1 - Kaplan-Meier estimate of the time to the first assessment ({every}) with "
+                             f"an untreated lesion at PR or CR ({c.title}); 95 % bands, + censored; log-rank p."),
     }
     for endpoint, (name, cumulative, caption) in captions.items():
         part = tte[tte["endpoint"] == endpoint]
@@ -579,28 +732,38 @@ def _experiment_figures(path: Path):
             continue
         test = readouts.logrank(part)
         p = test.loc[test["comparison"] == "all", "p_value"]
-        yield (name, kaplan_meier_plot(readouts.kaplan_meier(part), logrank_p=p.iloc[0] if len(p) else None,
-                                       palette=palette, cumulative=cumulative), caption)
+        fig = kaplan_meier_plot(readouts.kaplan_meier(part), logrank_p=p.iloc[0] if len(p) else None,
+                                styles=styles, cumulative=cumulative)
+        fig.axes[0].set_title(c.title, fontsize=7)
+        yield name, fig, caption
+    readable = {}
     for snap in sorted((path / "snapshots").glob("*.npz")):
-        arm = snap.stem.split("__")[0]
         try:
             with np.load(snap) as npz:
-                keys = npz.files
+                readable[snap] = dict(npz)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated
             warnings.warn(f"{snap.relative_to(path)}: {type(e).__name__}: {e}", store.UnreadableFileWarning)
-            continue
-        names = list(dict.fromkeys(k.split("/")[0] for k in keys if k.endswith("/state")))
-        ndays = len(_snapshot_days(keys, names[0]))
-        fig, axes = plt.subplots(len(names), ndays, figsize=(TWO_COLUMN_IN, 2.0 * len(names)), squeeze=False,
-                                 layout="constrained")
-        for row, name in zip(axes, names):
-            lesion_snapshots(snap, name, ax=row)
-        for row in axes[1:]:  # one legend and one scale bar, on the first row
-            row[-1].get_legend().remove()
-            row[0].artists[0].remove()
-        yield (f"snapshots_{snap.stem}", fig,
-               f"Lesions of {arm}, replicate {snap.stem.split('__r')[-1]}: live tumour, necrotic, apoptotic "
-               f"and empty sites, T cells (dots); the day-0 lattice is just before the ablation.")
+    window = snapshot_window(readable.values()) if readable else None
+    order = {arm: i for i, arm in enumerate(styles)}
+    for snap in sorted(readable, key=lambda f: order.get(f.stem.split("__")[0], len(order))):
+        arm = snap.stem.split("__")[0]
+        label = styles[arm].label if arm in styles else arm
+        names = list(dict.fromkeys(k.split("/")[0] for k in readable[snap] if k.endswith("/state")))
+        for kind, pd_l1, what in (("snapshots", False, "live tumour, necrotic, apoptotic and empty sites"),
+                                  ("pd_l1", True, "PD-L1 of live tumour cells (1 = constitutive), necrotic, "
+                                                  "apoptotic and empty sites")):
+            ndays = len(_snapshot_days(readable[snap], names[0]))
+            fig, axes = plt.subplots(len(names), ndays, figsize=(TWO_COLUMN_IN, 2.0 * len(names) + 0.3),
+                                     squeeze=False, layout="constrained")
+            for row, name in zip(axes, names):
+                lesion_snapshots(snap, name, ax=row, pd_l1=pd_l1, window=window)
+            for row in axes[1:]:  # one legend and one scale bar, on the first row
+                row[-1].get_legend().remove()
+                row[0].artists[0].remove()
+            fig.suptitle(f"{label}, individual {snap.stem.split('__r')[-1]}", fontsize=8)
+            yield (f"{kind}_{snap.stem}", fig,
+                   f"Lesions of {label}, individual {snap.stem.split('__r')[-1]}: {what}, T cells (dots); the same "
+                   f"zoom in every snapshot figure of the folder; the day-0 lattice is just before the ablation.")
 
 
 def _sweep_figures(path: Path, manifest: dict, summary: pd.DataFrame):
@@ -611,34 +774,39 @@ def _sweep_figures(path: Path, manifest: dict, summary: pd.DataFrame):
     params = _sweep_parameters(manifest, summary)
     abscopal = summary[summary["role"] == readouts.UNTREATED]  # a lesion's response where no local event touched it
     untreated = list(dict.fromkeys(abscopal["lesion"]))
-    palette = arm_palette(_arms(summary))
+    styles, c = manifest_styles(manifest), folder_criteria(manifest, summary)
     sample = manifest.get("sweep", {}).get("sample", {})
+    lo, hi = _thresholds(c)
     for lesion in untreated:
         for key in params:
             log_x = isinstance(sample.get(key), dict) and sample[key].get("scale") == "log"
-            fig = parameter_response(abscopal, key, lesion, palette=palette, log_x=log_x)
+            fig = parameter_response(abscopal, key, lesion, styles=styles, log_x=log_x, criteria=c)
+            others = [other for other in params if other != key]
+            pooled = f"; pooled over {', '.join(map(config.axis_label, others))}" if others else ""
             yield (f"response_{lesion}_{_file_name(key)}", fig,
-                   f"Change in the {lesion} lesion's longest diameter at the readout against {key}, per arm "
-                   f"(grid: median and 25-75 % range over runs; sampled: one dot per point, mean of replicates); "
-                   f"dotted lines: -30 % (PR), +20 % (PD).")
+                   f"Change in the {lesion} lesion's {_measure(c)} at the readout against "
+                   f"{config.axis_label(key)}, per arm it acts on (grid: median and 25-75 % range over runs{pooled}; "
+                   f"sampled: one dot per point, mean of replicates); dotted lines: {lo:g} % and +{hi:g} % "
+                   f"({c.title}).")
     if len(params) == 2:
         x, y = params
-        keys = [c for c in ("point", "arm", "replicate") if c in summary.columns]
+        keys = [col for col in ("point", "arm", "replicate") if col in summary.columns]
         runs = _responders(summary, [*keys, x, y])
         runs[x], runs[y] = _binned(runs[x]), _binned(runs[y])
-        arms = _arms(runs)
-        fig, axes = plt.subplots(1, len(arms), figsize=(min(ONE_COLUMN_IN * len(arms), TWO_COLUMN_IN), 2.8),
+        shown = _present(styles, runs[runs["arm"].isin(set(acting_arms(x, _arms(runs))) & set(acting_arms(y, _arms(runs))))])
+        fig, axes = plt.subplots(1, len(shown), figsize=(min(ONE_COLUMN_IN * len(shown), TWO_COLUMN_IN), 2.8),
                                  squeeze=False, layout="constrained")
-        for ax, arm in zip(axes[0], arms):
+        for ax, (arm, style) in zip(axes[0], shown.items()):
             response_heatmap(runs[runs["arm"] == arm], x, y, ax=ax)
-            ax.set_title(arm, color=palette[arm])
+            ax.set_title(style.label, color=style.colour)
         yield (f"response_rate_{_file_name(x)}_{_file_name(y)}", fig,
-               f"Abscopal response rate (an untreated lesion at <= -30 % of its diameter at the readout) over "
-               f"{x} and {y}, per arm (sampled parameters in quintiles); each cell: rate and number of runs.")
+               f"Abscopal response rate (an untreated lesion at PR or CR at the readout, {c.title}) over "
+               f"{config.axis_label(x)} and {config.axis_label(y)}, per arm (sampled parameters in quintiles); "
+               f"each cell: rate and number of runs.")
     if 0 < len(manifest.get("points", [])) <= POINTS_MAX:
         res = SweepResults.open(path)
         for lesion in untreated:
-            yield (f"burden_by_point_{lesion}", burden_by_point(res, lesion, palette=palette),
+            yield (f"burden_by_point_{lesion}", burden_by_point(res, lesion, styles=styles or None),
                    f"Live tumour cells of the {lesion} lesion over time at each point of the sweep (panel "
                    f"titles: its parameter values), median over replicates per arm.")
     yield from _sensitivity_figures(path, summary)
