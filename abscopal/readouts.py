@@ -671,12 +671,21 @@ def best_response(ts: pd.DataFrame, treated_lesion="index", day: float | None = 
     cols = [*keys, "lesion", "best_change_pct", "best_change_day", "best_average_change_pct", "best_response",
             "assessments"]
     days = c.assessment_days(baseline_day, les["time_day"].max() if day is None else day)
-    frames = [abscopal_response(ts, treated_lesion, d, baseline_day, keys, c).assign(_at=d) for d in days]
-    if not frames:
+    if not len(days):
         return pd.DataFrame(columns=cols)
+    assessed = abscopal_response(ts, treated_lesion, None, baseline_day, keys, c)  # the lesions and baselines
+    assessed = assessed.loc[assessed["lesion"] != ANY,
+                            [*keys, "lesion", "longest_diameter_baseline_mm", "volume_baseline_mm3"]]
     last = _groupby(les, keys)["time_day"].max().rename("_last").reset_index()
-    ab = pd.concat(frames, ignore_index=True).merge(last, on=keys, how="left")
-    ab = ab[(ab["lesion"] != ANY) & (ab["_at"] <= ab["_last"] + _EPS)].sort_values("_at", kind="stable")
+    ab = assessed.merge(pd.DataFrame({"_at": days}), how="cross").merge(last, on=keys, how="left")
+    ab = ab[ab["_at"] <= ab["_last"] + _EPS].assign(_on=lambda f: f["_at"] + _EPS).sort_values("_on")
+    records = les.assign(volume_mm3=tumour_volume_mm3(les, keys))[
+        [*keys, "lesion", "time_day", "longest_diameter_mm", "volume_mm3"]].sort_values("time_day")
+    ab = pd.merge_asof(ab, records, left_on="_on", right_on="time_day", by=[*keys, "lesion"])  # last record by then
+    ab["longest_diameter_change_pct"] = _pct(ab["longest_diameter_mm"], ab["longest_diameter_baseline_mm"])
+    ab["volume_change_pct"] = _pct(ab["volume_mm3"], ab["volume_baseline_mm3"])
+    ab["response"] = lesion_category(ab, c)
+    ab = ab.sort_values("_at", kind="stable")
     change = c.change_column
     g = _groupby(ab, [*keys, "lesion"])
     ab["_average"] = g[change].cumsum() / (g.cumcount() + 2)  # the running mean, baseline's 0 % included

@@ -9,6 +9,7 @@ from matplotlib.colors import to_rgb
 import abscopal
 from abscopal import plots, readouts, store
 from abscopal.cli import main
+from abscopal.plots.report import _responders
 from abscopal.results import Results
 
 from conftest import small_config
@@ -299,7 +300,24 @@ def test_a_resected_lesion_is_no_responder_in_the_sweep_heatmap():
     ts = resected_ts()
     run = ts[ts["arm"] == "surgery"].drop(columns=["arm", "replicate"]).assign(primed_cd8_total=0.0)
     summary = readouts.summarise_run(run, readout_day=21, events=resected_events()).assign(arm="surgery", replicate=0)
-    runs = plots._responders(summary, ["arm", "replicate"])
+    runs = _responders(summary, ["arm", "replicate"])
     assert len(runs) == 1 and not runs["responder"].any()
     resected = summary[summary["lesion"] == "index"]
     assert list(resected["response"]) == ["CR"]
+
+
+def test_sweep_figures_draw_what_acts_and_sampled_levels_as_points():
+    """Issue 10: a reference arm against its own-arm key, Morris's 4 levels joined by lines, μ* below 0."""
+    assert plots.acting_arms("arms.cryo.ablation.margin_mm", ["control", "cryo"]) == ["cryo"]
+    assert plots.acting_arms("immune.kill_probability", ["control", "cryo"]) == ["control", "cryo"]
+    rows = pd.DataFrame({"arm": ["control", "cryo"] * 4, "replicate": 0, "lesion": "distant", "point": range(8),
+                         "arms.cryo.ablation.margin_mm": [0, 0, 1, 1, 2, 2, 3, 3], "diameter_change_pct": 1.0})
+    ax = plots.parameter_response(rows, "arms.cryo.ablation.margin_mm", sampled=True).axes[0]
+    assert legend_texts(ax) == ["cryo"] and ax.get_xlabel() == "ablation: margin (mm), arm cryo"
+    assert all(line.get_linestyle() == "None" for line in ax.get_lines() if len(line.get_xdata()) == 4)
+    indices = pd.DataFrame({"parameter": ["a.x"], "mu": [0.1], "mu_star": [0.2], "mu_star_conf": [0.5],
+                            "sigma": [0.3]})
+    ax = plots.morris_plot(indices, unit="% per range").axes[0]
+    (bar,) = [c.get_segments()[0] for c in ax.collections]
+    assert tuple(np.round(bar[:, 0], 9)) == (0.0, 0.7)  # clipped at 0, not 0.2 - 0.5
+    assert ax.get_xlabel().endswith("(% per range)")
