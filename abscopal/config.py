@@ -203,6 +203,14 @@ SECTIONS: dict[str, dict[str, Param]] = {
     },
 }
 
+#: How every readout categorises response (readouts.Criteria): shared by all arms, so that they compare.
+SECTIONS["readout"] = {
+    "criteria": P("volume", "", "response criteria of every readout (summary, PFS, waterfall, spider, response rates): volume = mRECIST by tumour volume V = L x W²/2 as mouse studies measure it (Gao 2015: CR/PR/SD by the best change in volume and its best running average; a mouse lesion of 4-7 mm can hardly progress by RECIST's +5 mm); recist = RECIST 1.1, irecist = iRECIST (longest diameters, for patient-scale lesions)", "gao2015", choices=("volume", "recist", "irecist")),
+    "assessment_interval_days": P(3.0, "days", "days between response assessments from the baseline day (calipers two to three times a week; Gao 2015 measured twice weekly)", "gao2015", 1, 365),
+    "best_response_from_day": P(10.0, "days", "the best response is taken over assessments at least this many days after baseline, up to the readout, so that an early assessment of a growing lesion is not its best (Gao 2015: t >= 10 days)", "gao2015", 0, 3650),
+    "progression_volume_fold": P(2.0, "fold", "by volume: progression (PFS) when a lesion's volume reaches this multiple of its baseline volume (2: time to volume doubling, a common mouse endpoint; an assumption, Gao 2015 gives best-response classes, not a time to progression)", "assumption", 1.01, 1000),
+}
+
 #: The biology of each adjuvant agent (``adjuvant.AGENTS`` maps an agent to its section).
 SECTIONS["tlr9_agonist"] = {
     "maturation_signal": P(0.9, "-", "DC maturation signal (fraction of the maximal maturation rate) in the injected lesion right after a CpG injection", "denbrok2006", 0, 1),
@@ -320,7 +328,7 @@ DEFAULT_PHARMACOLOGY = {
 ARM_ONLY = ("ablation", "drugs", "adjuvant", "resection", "metastases")
 TOP_LEVEL = ("arms", *SECTIONS, *(k for k in NAMED_SECTIONS if k not in ARM_ONLY))
 #: What an arm may hold: overrides of any base section and its treatments.
-ARM_SECTIONS = (*(k for k in TOP_LEVEL if k not in ("arms", "experiment")), *ARM_ONLY)
+ARM_SECTIONS = (*(k for k in TOP_LEVEL if k not in ("arms", "experiment", "readout")), *ARM_ONLY)
 
 
 def _check_table(prefix: str, table: Any, schema: dict[str, Param]) -> dict[str, Any]:
@@ -379,6 +387,22 @@ def check_name(where: str, name: str) -> None:
         key = f'{where} "{name}"' if where.endswith("=") else f'{where}."{name}"'
         raise ConfigError(f"{key}: expected a name of letters, digits, '_' and '-' starting with a letter or digit, "
                           f"without '__' (it names files and table rows)")
+
+
+#: The longest arm label: it names the arm in legends and panel titles.
+LABEL_MAX = 40
+
+
+def check_label(arm: str, label: Any, labels: dict[str, str]) -> str:
+    """An arm's display label (``[arms.NAME] label = "cryo + anti-PD-1"``): one line of 1-40 characters, not
+    another arm's; recorded in ``labels`` (label -> arm)."""
+    if not isinstance(label, str) or not label.strip() or len(label) > LABEL_MAX or not label.isprintable():
+        raise ConfigError(f"arms.{arm}.label = {label!r}: expected a line of 1 to {LABEL_MAX} printable characters "
+                          f"(the arm's name in legends)")
+    if label in labels:
+        raise ConfigError(f"arms.{arm}.label = {label!r}: expected a label of its own (arm {labels[label]} has it)")
+    labels[label] = arm
+    return label
 
 
 def did_you_mean(name: Any, names) -> str:
@@ -475,20 +499,23 @@ def resolve(config: dict[str, Any]) -> Experiment:
     arms_given = config.get("arms", {"control": {}})
     if not isinstance(arms_given, dict) or not arms_given:
         raise ConfigError("arms: expected at least one table [arms.NAME]")
-    arms = {}
+    arms, labels = {}, {}
     for arm, overrides in arms_given.items():
         check_name("arms", arm)
         if not isinstance(overrides, dict):
             raise ConfigError(f"arms.{arm} = {overrides!r}: expected a table of overrides and treatments")
         if "experiment" in overrides:
             raise ConfigError(f"arms.{arm}.experiment: experiment settings are shared by all arms")
-        checked = {k: _check_section(f"arms.{arm}.", k, v) for k, v in overrides.items()}
+        if "readout" in overrides:
+            raise ConfigError(f"arms.{arm}.readout: the response criteria are shared by all arms (set [readout])")
+        label = check_label(arm, overrides.get("label", arm), labels)
+        checked = {k: _check_section(f"arms.{arm}.", k, v) for k, v in overrides.items() if k != "label"}
         params = deep_merge(deep_merge(defaults(), base), checked)
         if "lesions" in base:  # the listed lesions only, not the defaults as well
             params["lesions"] = deep_merge(base["lesions"], checked.get("lesions", {}))
         _fill_named(params)
         _check_consistency(f"arms.{arm}", params, settings)
-        arms[arm] = params
+        arms[arm] = {**params, "label": label}
     return Experiment(settings=settings, arms=arms, source=config)
 
 
@@ -700,6 +727,44 @@ def apply_sets(config: dict[str, Any], sets: list[str]) -> None:
 def load_experiment(path: str | Path, sets: list[str] = ()) -> Experiment:
     """Load, override and validate an experiment config."""
     return resolve(load_config(path, sets))
+
+
+#: Unit suffixes of parameter keys, left out of their names on axes (the unit follows in parentheses).
+_UNIT_SUFFIX = re.compile(r"(_per_[a-z0-9_]+|_(mm|mm2|mm3|um|um2|h|c|nm|kda|gy|min|mg|pct))$")
+
+
+def lookup(key: str) -> tuple[str, Param]:
+    """The table a dotted config key belongs to ("immune", a lesion's or drug's name, "ablation", ...) and its
+    :class:`Param`; ``arms.NAME.`` is skipped. KeyError for a key the schema does not have."""
+    parts = key.split(".")
+    if parts[0] == "arms" and len(parts) > 2:
+        parts = parts[2:]
+    section, rest = parts[0], parts[1:]
+    tables = {"ablation": ABLATION, "adjuvant": ADJUVANT, "resection": RESECTION, **SECTIONS}
+    if section in tables and len(rest) == 1 and rest[0] in tables[section]:
+        return section, tables[section][rest[0]]
+    if section in NAMED_SECTIONS and len(rest) == 2 and rest[1] in NAMED_SECTIONS[section]:
+        kind = {"lesions": " lesion", "metastases": " metastasis"}.get(section, "")
+        return rest[0] + kind, NAMED_SECTIONS[section][rest[1]]
+    raise KeyError(key)
+
+
+def axis_label(key: str) -> str:
+    """A config key as an axis names it: its table, the parameter's name and its unit from the schema (as
+    ``abscopal params`` lists them), e.g. "immune: kill probability", "anti_pd1: start day (day)"; for an arm's
+    own key the arm follows ("..., arm cryo_anti_pd1"). A key the schema does not have is returned as it is."""
+    try:
+        table, param = lookup(key)
+    except KeyError:
+        return key
+    name = key.split(".")[-1]
+    while _UNIT_SUFFIX.search(name):
+        name = _UNIT_SUFFIX.sub("", name)
+    label = f"{table}: {name.replace('_', ' ')}"
+    if param.unit not in ("", "-"):
+        label += f" ({param.unit})"
+    parts = key.split(".")
+    return f"{label}, arm {parts[1]}" if parts[0] == "arms" and len(parts) > 2 else label
 
 
 def parameter_table() -> list[dict[str, str]]:

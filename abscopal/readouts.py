@@ -1,5 +1,13 @@
 """Clinical readouts of simulated experiments, as tidy DataFrames.
 
+Response criteria (:class:`Criteria`, the config's ``[readout]`` table): by default the preclinical criteria of
+mouse studies, by tumour volume (caliper volume V = L x W² / 2, :func:`tumour_volume_mm3`; categories of Gao et
+al., Nat Med 2015, "mRECIST"; progression for PFS when a lesion's volume reaches ``progression_volume_fold`` x
+its baseline volume, or a new lesion appears); RECIST 1.1 or iRECIST (longest diameters) for patient-scale
+lesions. A 4-7 mm mouse lesion can hardly progress by RECIST 1.1 (+20 % and +5 mm), so RECIST would read a lesion
+that grew +45 % in diameter as stable. Every readout that categorises (``lesion_category``, the summary, PFS,
+best response, the figures) takes the criteria from one place.
+
 Burden change, RECIST 1.1, iRECIST, abscopal (distant-lesion) response and its rate with a binomial
 confidence interval, time-to-event endpoints with Kaplan-Meier curves and log-rank tests, and immune
 readouts per lesion.
@@ -40,12 +48,18 @@ iRECIST (Seymour et al., Lancet Oncol 2017), simplified:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 __all__ = [
+    "Criteria",
+    "tumour_volume_mm3",
+    "lesion_category",
+    "volume_response",
+    "best_response",
     "lesion_roles",
     "lesion_response",
     "summarise_run",
@@ -76,7 +90,66 @@ UNTREATED = "untreated"  # the role of a lesion no local event touched
 ABLATION_ROLES = {"cryo": "ablated", "heat": "ablated", "radiotherapy": "irradiated"}  # by modality
 LOCAL_EVENT_ROLES = {"resection": "resected", "adjuvant": "injected"}  # other local events, by kind
 
+#: Gao et al. 2015's mRECIST for mouse tumours, in the order applied: (category, best response below (%), best
+#: average response below (%)) on the change in volume from baseline; PD when none applies.
+VOLUME_CLASSES = (("CR", -95.0, -40.0), ("PR", -50.0, -20.0), ("SD", 35.0, 30.0))
+CRITERIA_TITLES = {"volume": "mRECIST by tumour volume (Gao 2015)", "recist": "RECIST 1.1", "irecist": "iRECIST"}
+
 _RANK = {"CR": 0, "iCR": 0, "PR": 1, "iPR": 1, "SD": 2, "iSD": 2, "PD": 3, "iUPD": 3, "iCPD": 3, "NE": 4}
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """The response criteria of every readout: the config's ``[readout]`` table (units and sources in
+    ``abscopal params``).
+
+    ``criteria``: "volume" (Gao 2015's mRECIST on the caliper volume, the default), "recist" (RECIST 1.1) or
+    "irecist"; ``assessment_interval_days``: days between assessments from the baseline day;
+    ``best_response_from_day``: the best response is taken over assessments at least this many days after
+    baseline (Gao: 10 days), up to the readout; ``progression_volume_fold``: by volume, progression (PFS) when a
+    lesion reaches this multiple of its baseline volume.
+    """
+
+    criteria: str = "volume"
+    assessment_interval_days: float = 3.0
+    best_response_from_day: float = 10.0
+    progression_volume_fold: float = 2.0
+
+    def __post_init__(self):
+        if self.criteria not in CRITERIA_TITLES:
+            raise ValueError(f"criteria = {self.criteria!r}: expected one of {list(CRITERIA_TITLES)}")
+
+    @classmethod
+    def of(cls, value=None) -> "Criteria":
+        """Criteria from Criteria, a name ("volume", "recist", "irecist"), a ``[readout]`` table (dict), or None
+        (the defaults)."""
+        if isinstance(value, cls):
+            return value
+        table = {"criteria": value} if isinstance(value, str) else dict(value or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ValueError(f"readout: unknown keys {unknown}; expected {sorted(known)}")
+        return cls(**table)
+
+    @property
+    def by_volume(self) -> bool:
+        return self.criteria == "volume"
+
+    @property
+    def title(self) -> str:
+        """The criteria's name, as figures and captions state it."""
+        return CRITERIA_TITLES[self.criteria]
+
+    @property
+    def change_column(self) -> str:
+        """The change (%) the criteria categorise: in volume or in longest diameter."""
+        return "volume_change_pct" if self.by_volume else "longest_diameter_change_pct"
+
+    def assessment_days(self, baseline_day: float, last_day: float) -> np.ndarray:
+        """Assessment days after ``baseline_day`` up to ``last_day``, every ``assessment_interval_days``."""
+        step = self.assessment_interval_days
+        return np.arange(baseline_day + step, last_day + _EPS, step)
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -140,6 +213,57 @@ def lesion_response(baseline_mm, diameter_mm) -> np.ndarray:
         ["NE", "CR", "PR", "PD"],
         "SD",
     ).astype(object)
+
+
+def volume_response(change_pct) -> np.ndarray:
+    """Gao 2015's volume thresholds applied at one assessment: CR below -95 %, PR below -50 %, SD below +35 %,
+    else PD, on the change in volume from baseline (%); NE where the change is missing. (The best response over
+    time adds Gao's average-response conditions: :func:`best_response`.)"""
+    change = np.asarray(change_pct, float)
+    (_, cr, _), (_, pr, _), (_, sd, _) = VOLUME_CLASSES
+    return np.select([np.isnan(change), change < cr, change < pr, change < sd], ["NE", "CR", "PR", "SD"],
+                     "PD").astype(object)
+
+
+def lesion_category(change: pd.DataFrame, criteria=None) -> np.ndarray:
+    """The response of each lesion at one assessment against its own baseline, by ``criteria``
+    (:class:`Criteria`, a name, or None for the default volume criteria): the one categorisation of a single
+    lesion that the summary, the readouts and the figures use.
+
+    ``change``: rows of :func:`burden_change` (or :func:`abscopal_response`). Volume: :func:`volume_response` of
+    ``volume_change_pct``; RECIST 1.1 and iRECIST (no confirmation at one assessment):
+    :func:`lesion_response` of the longest diameters.
+    """
+    if Criteria.of(criteria).by_volume:
+        return volume_response(change["volume_change_pct"])
+    return lesion_response(change["longest_diameter_baseline_mm"], change["longest_diameter_mm"])
+
+
+def tumour_volume_mm3(ts: pd.DataFrame, by=DEFAULT_BY) -> pd.Series:
+    """Caliper volume of each lesion row, V = L x W² / 2 (mm³), as mouse studies measure tumours (NaN on
+    systemic rows).
+
+    L is the longest diameter; the simulated lesion is a 2D section, so the width W perpendicular to it is that
+    of the ellipse with the lesion's longest diameter and tissue area A (live and uncleared dead cells, as
+    ``longest_diameter_mm``): W = min(L, 4 A / (π L)). A is counted in cells of the run's size
+    (``viable_area_mm2`` / ``tumor_cells``); a frame without ``viable_area_mm2`` (a hand-built one) gets W = L.
+    ``by``: the columns of one run (the cell size is the same within it).
+    """
+    length = ts["longest_diameter_mm"].astype(float)
+    if "viable_area_mm2" in ts.columns:
+        keys = [k for k in ([by] if isinstance(by, str) else list(by or ())) if k in ts.columns]
+        live = ts["tumor_cells"].astype(float)
+        per_cell = (ts["viable_area_mm2"] / live.where(live > 0)).astype(float)
+        cell_mm2 = per_cell.groupby([ts[k] for k in keys], dropna=False).transform("median") if keys else \
+            pd.Series(per_cell.median(), index=ts.index)
+        dead = sum(ts[c].fillna(0.0) for c in ("necrotic_cells", "apoptotic_cells") if c in ts.columns)
+        area = (live + dead) * cell_mm2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            width = np.fmin(length, 4.0 * area / (np.pi * length))
+        width = width.where(length > 0, 0.0)
+    else:
+        width = length
+    return (length * width**2 / 2.0).rename("volume_mm3")
 
 
 def _event_lesions(events: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -212,34 +336,40 @@ def burden_change(ts: pd.DataFrame, baseline_day: float = 0.0, day: float | None
 
     Columns: by..., ``lesion``, ``baseline_day``, ``day`` (days of the records used),
     ``tumor_cells_baseline``, ``tumor_cells`` (cells), ``longest_diameter_baseline_mm``,
-    ``longest_diameter_mm`` (mm), ``tumor_cells_change_pct``, ``longest_diameter_change_pct`` (%).
+    ``longest_diameter_mm`` (mm), ``volume_baseline_mm3``, ``volume_mm3`` (mm³, :func:`tumour_volume_mm3`),
+    ``tumor_cells_change_pct``, ``longest_diameter_change_pct``, ``volume_change_pct`` (%).
     """
     keys = _keys(by, ts)
     les = _lesions(ts)
-    cols = [*keys, "lesion", "time_day", "tumor_cells", "longest_diameter_mm"]
+    les = les.assign(volume_mm3=tumour_volume_mm3(les, keys))
+    cols = [*keys, "lesion", "time_day", "tumor_cells", "longest_diameter_mm", "volume_mm3"]
     end = _snapshot(les, keys, day)[cols]
     base = _snapshot(les, keys, baseline_day)[cols]
     first = les.drop_duplicates([*keys, "lesion"], keep="first")[cols]
     base = pd.concat([base, first], ignore_index=True).drop_duplicates([*keys, "lesion"], keep="first")
     out = end.merge(base, on=[*keys, "lesion"], how="left", suffixes=("", "_baseline"))
     out = out.rename(columns={"time_day": "day", "time_day_baseline": "baseline_day",
-                              "longest_diameter_mm_baseline": "longest_diameter_baseline_mm"})
+                              "longest_diameter_mm_baseline": "longest_diameter_baseline_mm",
+                              "volume_mm3_baseline": "volume_baseline_mm3"})
     present = out["baseline_day"] <= baseline_day + _EPS
     total = _groupby(out.assign(
         _bd=out["baseline_day"].where(present),
         _bc=out["tumor_cells_baseline"].where(present, 0.0),
-        _bm=out["longest_diameter_baseline_mm"].where(present, 0.0)), keys).agg(
+        _bm=out["longest_diameter_baseline_mm"].where(present, 0.0),
+        _bv=out["volume_baseline_mm3"].where(present, 0.0)), keys).agg(
         baseline_day=("_bd", "max"), day=("day", "max"),
         tumor_cells=("tumor_cells", "sum"), longest_diameter_mm=("longest_diameter_mm", "sum"),
-        tumor_cells_baseline=("_bc", "sum"), longest_diameter_baseline_mm=("_bm", "sum"),
+        volume_mm3=("volume_mm3", "sum"), tumor_cells_baseline=("_bc", "sum"),
+        longest_diameter_baseline_mm=("_bm", "sum"), volume_baseline_mm3=("_bv", "sum"),
     ).reset_index().assign(lesion=TOTAL)
     out = pd.concat([out, total], ignore_index=True)
     out["tumor_cells_change_pct"] = _pct(out["tumor_cells"], out["tumor_cells_baseline"])
     out["longest_diameter_change_pct"] = _pct(out["longest_diameter_mm"], out["longest_diameter_baseline_mm"])
+    out["volume_change_pct"] = _pct(out["volume_mm3"], out["volume_baseline_mm3"])
     out = _order(out, ts, keys)
     return out[[*keys, "lesion", "baseline_day", "day", "tumor_cells_baseline", "tumor_cells",
-                "longest_diameter_baseline_mm", "longest_diameter_mm", "tumor_cells_change_pct",
-                "longest_diameter_change_pct"]]
+                "longest_diameter_baseline_mm", "longest_diameter_mm", "volume_baseline_mm3", "volume_mm3",
+                "tumor_cells_change_pct", "longest_diameter_change_pct", "volume_change_pct"]]
 
 
 # ---- RECIST 1.1 ---------------------------------------------------------------------------------
@@ -445,29 +575,32 @@ def irecist(ts: pd.DataFrame, assessment_days: Iterable[float], baseline_day: fl
 
 # ---- abscopal response --------------------------------------------------------------------------
 def abscopal_response(ts: pd.DataFrame, treated_lesion="index", day: float | None = None,
-                      baseline_day: float = 0.0, by=DEFAULT_BY) -> pd.DataFrame:
-    """Response of each untreated lesion by its own longest diameter (single-lesion RECIST thresholds).
+                      baseline_day: float = 0.0, by=DEFAULT_BY, criteria=None) -> pd.DataFrame:
+    """Response of each untreated lesion against its own baseline, by ``criteria`` (:func:`lesion_category`;
+    default: by volume, Gao 2015).
 
     ``treated_lesion``: name(s) of the treated lesion, or an events frame (its local events, ablation,
     resection and adjuvant injection, name the treated lesions per arm in ``lesion`` or ``target``; see
     :func:`lesion_roles`). Every other lesion present at baseline with a diameter > 0 mm is
     assessed at ``day`` (last record at or before it, default the last record) against its baseline (last
-    record at or before ``baseline_day``): CR at 0 mm, PR at <= -30 %, PD at >= +20 % and >= +5 mm, else
-    SD. Lesions seeded after baseline are not assessed. A row ``lesion == "any"`` per group says whether
-    any untreated lesion responded (its ``response`` is the best one).
+    record at or before ``baseline_day``): by volume CR below -95 %, PR below -50 %, PD at +35 % or more;
+    by RECIST CR at 0 mm, PR at <= -30 %, PD at >= +20 % and >= +5 mm of the diameter; else SD. Lesions seeded
+    after baseline are not assessed. A row ``lesion == "any"`` per group says whether any untreated lesion
+    responded (its ``response`` is the best one).
 
     Columns: by..., ``lesion``, ``baseline_day``, ``day``, ``longest_diameter_baseline_mm``,
-    ``longest_diameter_mm`` (mm), ``longest_diameter_change_pct`` (%), ``response`` (CR/PR/SD/PD),
-    ``responder`` (bool: CR or PR).
+    ``longest_diameter_mm`` (mm), ``longest_diameter_change_pct`` (%), ``volume_baseline_mm3``, ``volume_mm3``
+    (mm³), ``volume_change_pct`` (%), ``response`` (CR/PR/SD/PD), ``responder`` (bool: CR or PR).
     """
     keys = _keys(by, ts)
     bc = burden_change(ts, baseline_day=baseline_day, day=day, by=keys)
     present = bc["baseline_day"] <= baseline_day + _EPS  # lesions seeded later are not assessed
     bc = bc[(bc["lesion"] != TOTAL) & present & (bc["longest_diameter_baseline_mm"] > 0)]
     bc = bc[~_treated_mask(bc, treated_lesion, keys).to_numpy()]
-    out = bc[[*keys, "lesion", "baseline_day", "day", "longest_diameter_baseline_mm", "longest_diameter_mm",
-              "longest_diameter_change_pct"]].copy()
-    out["response"] = lesion_response(out["longest_diameter_baseline_mm"], out["longest_diameter_mm"])
+    measures = ["longest_diameter_baseline_mm", "longest_diameter_mm", "longest_diameter_change_pct",
+                "volume_baseline_mm3", "volume_mm3", "volume_change_pct"]
+    out = bc[[*keys, "lesion", "baseline_day", "day", *measures]].copy()
+    out["response"] = lesion_category(out, criteria)
     out["responder"] = out["response"].isin(["CR", "PR"])
     ranked = out.assign(_rank=out["response"].map(_RANK)).sort_values("_rank", kind="stable")
     best = ranked.drop_duplicates(keys, keep="first")[[*keys, "response"]]
@@ -476,9 +609,7 @@ def abscopal_response(ts: pd.DataFrame, treated_lesion="index", day: float | Non
     anyr = anyr.merge(best, on=keys, how="left").assign(lesion=ANY)
     out = pd.concat([out, anyr], ignore_index=True)
     out["responder"] = out["responder"].astype(bool)
-    return _order(out, ts, keys)[
-        [*keys, "lesion", "baseline_day", "day", "longest_diameter_baseline_mm", "longest_diameter_mm",
-         "longest_diameter_change_pct", "response", "responder"]]
+    return _order(out, ts, keys)[[*keys, "lesion", "baseline_day", "day", *measures, "response", "responder"]]
 
 
 def _binomial_ci(k: int, n: int, confidence: float, method: str) -> tuple[float, float]:
@@ -490,11 +621,11 @@ def _binomial_ci(k: int, n: int, confidence: float, method: str) -> tuple[float,
 
 def abscopal_response_rate(data: pd.DataFrame, by=("arm",), confidence: float = 0.95, method: str = "wilson",
                            treated_lesion="index", day: float | None = None, baseline_day: float = 0.0,
-                           unit=DEFAULT_BY) -> pd.DataFrame:
+                           unit=DEFAULT_BY, criteria=None) -> pd.DataFrame:
     """Abscopal response rate per ``by`` group x lesion, with a binomial confidence interval.
 
     ``data``: the output of :func:`abscopal_response`, or a time series (then ``treated_lesion``, ``day``,
-    ``baseline_day`` and ``unit`` (the columns of one patient) are passed to it). The ``lesion == "any"``
+    ``baseline_day``, ``unit`` (the columns of one patient) and ``criteria`` are passed to it). The ``lesion == "any"``
     rows give the patient-level rate. ``method``: ``"wilson"`` (score interval, no continuity correction),
     ``"wilsoncc"``, or ``"exact"`` / ``"clopper-pearson"``.
 
@@ -502,7 +633,8 @@ def abscopal_response_rate(data: pd.DataFrame, by=("arm",), confidence: float = 
     ``confidence``, ``method``.
     """
     if "time_day" in data.columns:
-        data = abscopal_response(data, treated_lesion=treated_lesion, day=day, baseline_day=baseline_day, by=unit)
+        data = abscopal_response(data, treated_lesion=treated_lesion, day=day, baseline_day=baseline_day, by=unit,
+                                 criteria=criteria)
     keys = _keys(by, data)
     method = {"clopper-pearson": "exact", "clopper_pearson": "exact"}.get(method.lower(), method.lower())
     if method not in ("wilson", "wilsoncc", "exact"):
@@ -518,22 +650,101 @@ def abscopal_response_rate(data: pd.DataFrame, by=("arm",), confidence: float = 
     return out
 
 
+def best_response(ts: pd.DataFrame, treated_lesion="index", day: float | None = None, baseline_day: float = 0.0,
+                  by=DEFAULT_BY, criteria=None) -> pd.DataFrame:
+    """Each untreated lesion's best response up to ``day`` (default: its last record), by ``criteria``.
+
+    Assessments every ``assessment_interval_days`` after baseline (:func:`abscopal_response` at each, up to each
+    group's last record); the best is taken over those at least ``best_response_from_day`` days after baseline
+    (all of them when none is), so that an early assessment of a growing lesion is not its best. By volume
+    (Gao 2015): the best change is the smallest change in volume, the best average the smallest running mean of
+    the changes from baseline (0 %) on, and the category is CR, PR or SD when both are below its thresholds
+    (:data:`VOLUME_CLASSES`), else PD. By RECIST 1.1 or iRECIST: the smallest change in diameter and its
+    :func:`lesion_response`.
+
+    Columns: by..., ``lesion``, ``best_change_pct`` (%, of volume or diameter), ``best_change_day``,
+    ``best_average_change_pct`` (%, volume only), ``best_response``, ``assessments`` (in the window).
+    """
+    c = Criteria.of(criteria)
+    keys = _keys(by, ts)
+    les = _lesions(ts)
+    cols = [*keys, "lesion", "best_change_pct", "best_change_day", "best_average_change_pct", "best_response",
+            "assessments"]
+    days = c.assessment_days(baseline_day, les["time_day"].max() if day is None else day)
+    if not len(days):
+        return pd.DataFrame(columns=cols)
+    assessed = abscopal_response(ts, treated_lesion, None, baseline_day, keys, c)  # the lesions and baselines
+    assessed = assessed.loc[assessed["lesion"] != ANY,
+                            [*keys, "lesion", "longest_diameter_baseline_mm", "volume_baseline_mm3"]]
+    last = _groupby(les, keys)["time_day"].max().rename("_last").reset_index()
+    ab = assessed.merge(pd.DataFrame({"_at": days}), how="cross").merge(last, on=keys, how="left")
+    ab = ab[ab["_at"] <= ab["_last"] + _EPS].assign(_on=lambda f: f["_at"] + _EPS).sort_values("_on")
+    records = les.assign(volume_mm3=tumour_volume_mm3(les, keys))[
+        [*keys, "lesion", "time_day", "longest_diameter_mm", "volume_mm3"]].sort_values("time_day")
+    ab = pd.merge_asof(ab, records, left_on="_on", right_on="time_day", by=[*keys, "lesion"])  # last record by then
+    ab["longest_diameter_change_pct"] = _pct(ab["longest_diameter_mm"], ab["longest_diameter_baseline_mm"])
+    ab["volume_change_pct"] = _pct(ab["volume_mm3"], ab["volume_baseline_mm3"])
+    ab["response"] = lesion_category(ab, c)
+    ab = ab.sort_values("_at", kind="stable")
+    change = c.change_column
+    g = _groupby(ab, [*keys, "lesion"])
+    ab["_average"] = g[change].cumsum() / (g.cumcount() + 2)  # the running mean, baseline's 0 % included
+    window = ab["_at"] >= baseline_day + c.best_response_from_day - _EPS
+    ab = ab[window | ~window.groupby([ab[k] for k in [*keys, "lesion"]], dropna=False).transform("any")]
+    g = _groupby(ab, [*keys, "lesion"])
+    out = ab.sort_values(change, kind="stable").drop_duplicates([*keys, "lesion"], keep="first")
+    out = out.merge(g["_average"].min().rename("best_average_change_pct").reset_index(), on=[*keys, "lesion"])
+    out = out.merge(g.size().rename("assessments").reset_index(), on=[*keys, "lesion"])
+    out = out.rename(columns={change: "best_change_pct", "_at": "best_change_day"})
+    if c.by_volume:
+        best, average = out["best_change_pct"], out["best_average_change_pct"]
+        out["best_response"] = np.select([best.isna(), *((best < b) & (average < a) for _, b, a in VOLUME_CLASSES)],
+                                         ["NE", *(name for name, _, _ in VOLUME_CLASSES)], "PD").astype(object)
+    else:
+        out["best_average_change_pct"] = np.nan
+        out["best_response"] = out["response"]
+    return _order(out, ts, keys)[cols]
+
+
+def _volume_progression(ts, assessment_days, baseline_day, target_lesions, keys, new_lesion_days,
+                        fold: float) -> pd.Series:
+    """Per group: the first assessment at which a target lesion's volume reached ``fold`` x its baseline volume
+    or a new lesion had appeared (progression by the volume criteria)."""
+    les = _lesions(ts)
+    les = les.assign(volume_mm3=tumour_volume_mm3(les, keys))
+    groups = _groupby(les, keys)["time_day"].max().rename("_last").reset_index()
+    base = _snapshot(les, keys, baseline_day)
+    if target_lesions is not None:
+        base = base[base["lesion"].isin({target_lesions} if isinstance(target_lesions, str) else set(target_lesions))]
+    base = base.loc[base["volume_mm3"] > 0, [*keys, "lesion", "volume_mm3"]].rename(columns={"volume_mm3": "_base"})
+    new = _new_lesions(les, keys, groups[keys], _snapshot(les, keys, baseline_day), baseline_day, new_lesion_days)
+    hits = []
+    for d in sorted({float(d) for d in np.atleast_1d(assessment_days) if float(d) > baseline_day + _EPS}):
+        snap = _snapshot(les, keys, d).merge(base, on=[*keys, "lesion"])
+        grown = snap.loc[snap["volume_mm3"] >= fold * snap["_base"] - _EPS, keys]
+        hits.append(pd.concat([grown, new.loc[new["appear_day"] <= d + _EPS, keys]]).assign(_prog=d))
+    hits = pd.concat(hits, ignore_index=True).merge(groups, on=keys) if hits else groups.assign(_prog=np.nan)
+    return _groupby(hits[hits["_prog"] <= hits["_last"] + _EPS], keys)["_prog"].min()
+
+
 # ---- time to event ------------------------------------------------------------------------------
 def time_to_event(ts: pd.DataFrame, assessment_days: Iterable[float], burden_limit_cells: float | None = None,
                   treated_lesion="index", baseline_day: float = 0.0,
                   target_lesions: str | Iterable[str] | None = None,
                   new_lesion_days: pd.DataFrame | Mapping[str, float] | None = None,
-                  criteria: str = "recist", by=DEFAULT_BY, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Time-to-event endpoints per group, in days since ``baseline_day``.
+                  criteria=None, by=DEFAULT_BY, events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Time-to-event endpoints per group, in days since ``baseline_day``, by ``criteria`` (:class:`Criteria`).
 
-    ``endpoint == "pfs"``: progression-free survival. Event at the first PD (``criteria="recist"``) or at
-    the iUPD that was then confirmed (``criteria="irecist"``), or at death by burden: the first recorded day
+    ``endpoint == "pfs"``: progression-free survival. Event at the first progression: by volume (the default)
+    the first assessment at which a target lesion's volume reached ``progression_volume_fold`` x its baseline
+    volume or a new lesion appeared; by RECIST 1.1 the first PD; by iRECIST the iUPD that was then confirmed;
+    or at death by burden: the first recorded day
     (at or after baseline) on which the total tumour cells of the real lesions exceed ``burden_limit_cells``
     (None: the day a run stopped at its burden limit, ``experiment.stop_burden_cells``, as the ``stop``
     rows of ``events`` with ``reason == "burden_limit"`` tell; no death by burden without them), whichever
     is first; otherwise censored at the group's last recorded day.
     ``endpoint == "distant_response"``: first assessment at which an untreated lesion present at baseline
-    has PR or CR by its own diameter (:func:`abscopal_response`), censored at death by burden or the last
+    has PR or CR by the criteria (:func:`abscopal_response`), censored at death by burden or the last
     day; only groups with such a lesion.
 
     Columns: by..., ``endpoint``, ``time_day`` (days since baseline), ``event`` (bool), ``cause``
@@ -542,15 +753,17 @@ def time_to_event(ts: pd.DataFrame, assessment_days: Iterable[float], burden_lim
     keys = _keys(by, ts)
     les = _lesions(ts)
     groups = _groupby(les, keys)["time_day"].max().rename("_last").reset_index()
-    if criteria == "recist":
+    c = Criteria.of(criteria)
+    if c.by_volume:
+        prog = _volume_progression(ts, assessment_days, baseline_day, target_lesions, keys, new_lesion_days,
+                                   c.progression_volume_fold)
+    elif c.criteria == "recist":
         rec = recist(ts, assessment_days, baseline_day, target_lesions, keys, new_lesion_days)
         prog = _groupby(rec[rec["response"] == "PD"], keys)["day"].min()
-    elif criteria == "irecist":
+    else:
         rec = irecist(ts, assessment_days, baseline_day, target_lesions, keys, new_lesion_days)
         rec = rec.assign(_prev=_groupby(rec, keys)["day"].shift())
         prog = _groupby(rec[rec["response"] == "iCPD"], keys)["_prev"].min()
-    else:
-        raise ValueError(f"criteria = {criteria!r}: expected 'recist' or 'irecist'")
     out = groups.merge(prog.rename("_prog").reset_index(), on=keys, how="left")
     if burden_limit_cells is not None:
         total = (_groupby(les[les["time_day"] >= baseline_day - _EPS], [*keys, "time_day"])["tumor_cells"].sum()
@@ -574,7 +787,7 @@ def time_to_event(ts: pd.DataFrame, assessment_days: Iterable[float], burden_lim
     frames = []
     days = sorted({float(d) for d in np.atleast_1d(assessment_days) if float(d) > baseline_day + _EPS})
     for d in days:  # a small loop over assessments
-        ab = abscopal_response(ts, treated_lesion, day=d, baseline_day=baseline_day, by=keys)
+        ab = abscopal_response(ts, treated_lesion, day=d, baseline_day=baseline_day, by=keys, criteria=c)
         frames.append(ab[ab["lesion"] == ANY].assign(_at=d))
     if frames:
         ab = pd.concat(frames, ignore_index=True).merge(out[[*keys, "_last", "_death"]], on=keys)
@@ -712,20 +925,23 @@ def immune_readouts(ts: pd.DataFrame, day: float | None = None, by=DEFAULT_BY) -
 
 
 # ---- the run summary ----------------------------------------------------------------------------
-def summarise_run(ts: pd.DataFrame, readout_day: float, baseline_day: float = 0.0, events=()) -> pd.DataFrame:
+def summarise_run(ts: pd.DataFrame, readout_day: float, baseline_day: float = 0.0, events=(),
+                  criteria=None) -> pd.DataFrame:
     """One row per lesion of one run at the readout day: the rows of ``summary.parquet``.
 
     Every number comes from the readouts above, so the summary and the readouts agree: burden and longest
     diameter at baseline (``baseline_day``; a lesion seeded later: its first record) and at the last record
     at or before ``readout_day`` (:func:`burden_change`); the effector peak up to the readout and PD-L1 at
-    it (:func:`immune_readouts`); ``role`` and ``local_treatments`` (:func:`lesion_roles`); ``response``
-    (:func:`lesion_response`) and ``abscopal_responder`` (:func:`abscopal_response`: True/False for a
-    lesion never treated locally and present at baseline, missing for the others). A lesion seeded after
+    it (:func:`immune_readouts`); ``role`` and ``local_treatments`` (:func:`lesion_roles`); by ``criteria``
+    (:class:`Criteria`, named in the ``criteria`` column): ``response`` at the readout (:func:`lesion_category`),
+    ``best_response`` up to it (:func:`best_response`) and ``abscopal_responder`` (:func:`abscopal_response`:
+    True/False for a lesion never treated locally and present at baseline, missing for the others). A lesion seeded after
     the readout day gets a row with missing readouts and ``readout_status`` "seeded_after_readout" (else
     "measured"). ``events``: the run's event log (dicts or a frame); its ``stop`` entry gives
     ``stop_reason`` and ``stop_day``, else they are "end_day" and the last recorded day.
     """
     ev = events if isinstance(events, pd.DataFrame) else pd.DataFrame(list(events))
+    c = Criteria.of(criteria)
     run, keys = ts.assign(_run=0), ["_run"]
     names = pd.DataFrame({"lesion": list(dict.fromkeys(_lesions(ts)["lesion"]))})
     out = names.merge(lesion_roles(ev)[["lesion", "local_treatments", "role"]], on="lesion", how="left")
@@ -733,17 +949,22 @@ def summarise_run(ts: pd.DataFrame, readout_day: float, baseline_day: float = 0.
     out["local_treatments"] = out["local_treatments"].fillna("")
     bc = burden_change(run, baseline_day, readout_day, by=keys).rename(columns={
         "day": "readout_day", "tumor_cells": "tumor_cells_readout", "longest_diameter_mm": "longest_diameter_readout_mm",
-        "tumor_cells_change_pct": "burden_change_pct", "longest_diameter_change_pct": "diameter_change_pct"})
+        "tumor_cells_change_pct": "burden_change_pct", "longest_diameter_change_pct": "diameter_change_pct",
+        "volume_mm3": "volume_readout_mm3"})
     imm = immune_readouts(run, day=readout_day, by=keys).rename(columns={"pd_l1_mean": "pd_l1_readout"})
-    ab = abscopal_response(run, ev, day=readout_day, baseline_day=baseline_day, by=keys)
+    ab = abscopal_response(run, ev, day=readout_day, baseline_day=baseline_day, by=keys, criteria=c)
     ab = ab.loc[ab["lesion"] != ANY, ["lesion", "responder"]].rename(columns={"responder": "abscopal_responder"})
+    best = best_response(run, None, day=readout_day, baseline_day=baseline_day, by=keys, criteria=c)
     out = (out.merge(bc.drop(columns="_run"), on="lesion", how="left")
            .merge(imm[["lesion", "effector_t_cells_peak", "pd_l1_readout"]], on="lesion", how="left")
-           .merge(ab, on="lesion", how="left"))
-    out = out.astype({c: float for c in ("baseline_day", "readout_day", "tumor_cells_baseline", "tumor_cells_readout",
-                                          "longest_diameter_baseline_mm", "longest_diameter_readout_mm",
-                                          "effector_t_cells_peak", "pd_l1_readout")})
-    out["response"] = lesion_response(out["longest_diameter_baseline_mm"], out["longest_diameter_readout_mm"])
+           .merge(ab, on="lesion", how="left").merge(best[["lesion", "best_response"]], on="lesion", how="left"))
+    out = out.astype({col: float for col in (
+        "baseline_day", "readout_day", "tumor_cells_baseline", "tumor_cells_readout", "longest_diameter_baseline_mm",
+        "longest_diameter_readout_mm", "volume_baseline_mm3", "volume_readout_mm3", "effector_t_cells_peak",
+        "pd_l1_readout")})
+    out["response"] = lesion_category(out.rename(columns={"longest_diameter_readout_mm": "longest_diameter_mm"}), c)
+    out["best_response"] = out["best_response"].astype(object).where(out["best_response"].notna(), "NE")
+    out["criteria"] = c.criteria
     out["abscopal_responder"] = out["abscopal_responder"].astype("boolean")
     out["readout_status"] = np.where(out["readout_day"].notna(), MEASURED, SEEDED_AFTER_READOUT).astype(object)
     systemic = ts[(ts["lesion"] == SYSTEMIC) & (ts["time_day"] <= readout_day + _EPS)].sort_values("time_day")
@@ -753,5 +974,7 @@ def summarise_run(ts: pd.DataFrame, readout_day: float, baseline_day: float = 0.
     out["stop_day"] = float(stop["day"].iloc[0] if len(stop) else ts["time_day"].max())
     return out[["lesion", "role", "local_treatments", "baseline_day", "readout_day", "tumor_cells_baseline",
                 "tumor_cells_readout", "longest_diameter_baseline_mm", "longest_diameter_readout_mm",
-                "effector_t_cells_peak", "pd_l1_readout", "burden_change_pct", "diameter_change_pct", "response",
-                "abscopal_responder", "readout_status", "primed_cd8_total", "stop_reason", "stop_day"]]
+                "volume_baseline_mm3", "volume_readout_mm3", "effector_t_cells_peak", "pd_l1_readout",
+                "burden_change_pct", "diameter_change_pct", "volume_change_pct", "criteria", "response",
+                "best_response", "abscopal_responder", "readout_status", "primed_cd8_total", "stop_reason",
+                "stop_day"]]

@@ -19,7 +19,7 @@ def summarise_file(out: Path, run: dict, params: dict, readout_day: float, ids: 
     """:func:`readouts.summarise_run` of one run's file (baseline: :func:`reference_day`), with the identifying
     columns (``ids``: arm, replicate, ...) first and the individual's drawn factors (``individual_<trait>``) last."""
     s = readouts.summarise_run(pd.read_parquet(Path(out) / run["file"]), readout_day, reference_day(params),
-                               run.get("events", ()))
+                               run.get("events", ()), params.get("readout"))
     for i, (key, value) in enumerate(ids.items()):
         s.insert(i, key, value)
     for key, value in individual.columns(run.get("individual", {})).items():

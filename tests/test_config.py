@@ -1,5 +1,7 @@
 """The experiment schema: defaults, overrides, and errors that name the key, the value and what is allowed."""
 
+import re
+
 import pytest
 
 from abscopal.config import ConfigError, load_config, load_experiment, parameter_table, resolve
@@ -198,3 +200,25 @@ def test_a_unitless_value_out_of_range_ends_the_line_cleanly():
     with pytest.raises(ConfigError) as err:
         resolve(small_config(seed=-1))
     assert str(err.value) == "experiment.seed = -1: expected a value in [0, 9223372036854775807]"
+
+
+def test_arm_labels_default_to_the_name_and_are_validated():
+    exp = resolve({"arms": {"cryo_anti_pd1": {"label": "cryo + anti-PD-1"}, "control": {}}})
+    assert [p["label"] for p in exp.arms.values()] == ["cryo + anti-PD-1", "control"]
+    for label, expected in ((3, "expected a line of 1 to 40 printable characters"), ("", "expected a line"),
+                            ("a\nb", "expected a line"), ("x" * 41, "expected a line")):
+        with pytest.raises(ConfigError, match=rf"arms.a.label = {re.escape(repr(label))}: {expected}"):
+            resolve({"arms": {"a": {"label": label}}})
+    with pytest.raises(ConfigError, match=r"arms.b.label = 'same': expected a label of its own \(arm a has it\)"):
+        resolve({"arms": {"a": {"label": "same"}, "b": {"label": "same"}}})
+
+
+def test_axis_labels_name_the_parameter_and_its_unit():
+    from abscopal.config import axis_label
+
+    assert axis_label("immune.kill_probability") == "immune: kill probability"
+    assert axis_label("tumour.growth_rate_per_day") == "tumour: growth rate (1/day)"
+    assert axis_label("lesions.distant.blood_flow_share") == "distant lesion: blood flow share"
+    assert axis_label("arms.cryo.ablation.margin_mm") == "ablation: margin (mm), arm cryo"
+    assert axis_label("arms.x.drugs.anti_pd1.start_day") == "anti_pd1: start day (day), arm x"
+    assert axis_label("not.a.key") == "not.a.key"

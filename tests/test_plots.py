@@ -9,6 +9,7 @@ from matplotlib.colors import to_rgb
 import abscopal
 from abscopal import plots, readouts, store
 from abscopal.cli import main
+from abscopal.plots.report import _responders
 from abscopal.results import Results
 
 from conftest import small_config
@@ -60,9 +61,11 @@ def test_burden_over_time_bands_events_and_legend(results):
     fig = plots.burden_over_time(results.timeseries, "distant", events=results.events)
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("day after ablation", "live tumour cells (×10³)")
-    assert legend_texts(ax) == [*ARMS, "ablation", "dose"]
-    assert len(ax.collections) == 2 * len(ARMS)  # 50 % and 90 % band per arm
-    ablation = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert legend_texts(ax) == [*ARMS, "ablation", "doses (triangles, in the arm's colour)"]
+    assert len(ax.collections) == 2 * len(ARMS)  # 50 % and 90 % band per arm (3 individuals)
+    few = results.timeseries[results.timeseries["replicate"] < 2]
+    assert not plots.burden_over_time(few, "distant").axes[0].collections  # no bands with 2 individuals
+    ablation = [line for line in ax.get_lines() if line.get_label() == "ablation"]
     assert [tuple(line.get_xdata()) for line in ablation] == [(0.0, 0.0)]
     doses = [line for line in ax.get_lines() if line.get_marker() == "^"]
     assert list(doses[0].get_xdata()) == [0.0, 3.0, 6.0]
@@ -74,38 +77,58 @@ def test_save_burden_figure_has_a_panel_per_lesion_and_one_legend(results, tmp_p
     fig = plots.burden_figure(results)
     assert [ax.get_title() for ax in fig.axes] == ["index lesion", "distant lesion"]
     assert all(ax.get_legend() is None for ax in fig.axes)
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == [*ARMS, "ablation", "dose"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [*ARMS, "ablation", "doses (triangles, in the arm's colour)"]
+    assert fig.legends[0].get_title().get_text() == "n = 3 per arm"
 
 
 def test_waterfall_sorts_bars_with_categories_and_reference_lines(results):
-    change = readouts.abscopal_response(results.timeseries, results.events, day=3.0)
-    ax = plots.waterfall(change, "distant").axes[0]
+    best = readouts.best_response(results.timeseries, results.events, day=6.0)
+    ax = plots.waterfall(best, "distant").axes[0]
     heights = [p.get_height() for p in ax.patches]
     assert len(heights) == 3 * len(ARMS) and heights == sorted(heights, reverse=True)
-    assert {-30.0, 20.0, 0.0} <= hlines(ax)
-    assert "longest diameter (%)" in ax.get_ylabel()
-    assert legend_texts(ax) == ["CR", "PR", "SD", "PD"]
-    fig = plots.waterfall_by_arm(change, "distant")
-    assert [ax.get_title() for ax in fig.axes] == ARMS
+    assert {-50.0, 35.0, 0.0} <= hlines(ax)  # Gao 2015's PR and PD thresholds of the volume
+    assert "volume (%)" in ax.get_ylabel()
+    present = [c for c in plots.RESPONSE_COLOURS if c in set(best.loc[best["lesion"] == "distant", "best_response"])]
+    assert legend_texts(ax) == present  # only the categories that occur
+    assert "Gao 2015" in ax.get_legend().get_title().get_text()
+    recist = readouts.best_response(results.timeseries, results.events, day=6.0, criteria="recist")
+    ax = plots.waterfall(recist, "distant", criteria="recist").axes[0]
+    assert {-30.0, 20.0} <= hlines(ax) and "longest diameter (%)" in ax.get_ylabel()
+    fig = plots.waterfall_by_arm(best, "distant")
+    assert [ax.get_title() for ax in fig.axes] == [f"{arm}\n(n = 3)" for arm in ARMS]
     assert [len(ax.patches) for ax in fig.axes] == [3, 3]
     assert [ax.get_legend() is not None for ax in fig.axes] == [False, True]
 
 
-def test_waterfall_from_the_summary_takes_categories_from_diameters():
-    summary = pd.DataFrame({"arm": ["a"] * 4, "replicate": range(4), "lesion": "distant",
-                            "diameter_change_pct": [-100.0, -40.0, 10.0, 30.0],
-                            "longest_diameter_baseline_mm": [10.0, 10.0, 10.0, 20.0]})
-    ax = plots.waterfall(summary).axes[0]
+def test_waterfall_colours_bars_by_best_response():
+    best = pd.DataFrame({"arm": "a", "replicate": range(3), "lesion": "distant",
+                         "best_change_pct": [-97.0, -60.0, 50.0], "best_response": ["CR", "SD", "PD"]})
+    ax = plots.waterfall(best).axes[0]
     assert [p.get_facecolor()[:3] for p in ax.patches] == [
-        pytest.approx(to_rgb(plots.RESPONSE_COLOURS[c])) for c in ("PD", "SD", "PR", "CR")]
+        pytest.approx(to_rgb(plots.RESPONSE_COLOURS[c])) for c in ("PD", "SD", "CR")]
+    assert legend_texts(ax) == ["CR", "SD", "PD"]
 
 
-def test_spider_has_a_line_per_replicate(results):
-    ax = plots.spider(results.timeseries, "distant").axes[0]
-    curves = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]
-    assert len(curves) == 3 * len(ARMS) and all(line.get_ydata()[0] == 0 for line in curves)
-    assert {-30.0, 20.0} <= hlines(ax)
-    assert legend_texts(ax) == ARMS
+def test_spider_has_a_panel_per_arm_with_individuals_and_the_median(results):
+    fig = plots.spider(results.timeseries, "distant")
+    assert [ax.get_title() for ax in fig.axes] == [f"{arm}\n(n = 3)" for arm in ARMS]
+    for ax in fig.axes:
+        curves = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]
+        assert len(curves) == 3 + 1 and all(line.get_ydata()[0] == 0 for line in curves)
+        assert {-50.0, 35.0} <= hlines(ax)
+        assert max(line.get_linewidth() for line in curves) == curves[-1].get_linewidth()  # the median, thickest
+    assert legend_texts(fig.axes[-1]) == ["individual", "median"]
+
+
+def test_arms_keep_the_configs_order_labels_and_styles():
+    styles = plots.arm_styles(["b_arm", "a_arm", "c_arm"], {"a_arm": "A + B"})
+    assert [s.label for s in styles.values()] == ["b_arm", "A + B", "c_arm"]
+    assert len({(s.colour, s.dashes, s.marker) for s in styles.values()}) == 3
+    assert all(s.colour in plots.OKABE_ITO for s in styles.values())
+    ts = pd.DataFrame({"arm": ["c_arm", "a_arm"], "replicate": 0, "time_day": 0.0, "lesion": "distant",
+                       "tumor_cells": 1.0})
+    ax = plots.burden_over_time(ts, "distant", styles=styles).axes[0]
+    assert legend_texts(ax) == ["A + B", "c_arm"]  # the styles' order, not the data's
 
 
 def test_kaplan_meier_plot_numbers_at_risk_and_p_value():
@@ -167,8 +190,8 @@ def test_plot_results_writes_every_figure_and_an_index(results, tmp_path, fmt):
     written = plots.plot_results(results.path, out=tmp_path, fmt=fmt)
     names = [p.name for p in written]
     figures = ("tumour_burden", "waterfall_distant", "spider_distant", "km_pfs", "km_distant_response",
-               "snapshots_control__r0",
-               "snapshots_cryo_anti_pd1__r0")
+               "snapshots_control__r0", "pd_l1_control__r0", "snapshots_cryo_anti_pd1__r0",
+               "pd_l1_cryo_anti_pd1__r0")
     assert names == [f"{n}.{fmt}" for n in figures] + ["index.md"]
     assert all(p.stat().st_size > 0 for p in written)
     index = (tmp_path / "index.md").read_text()
@@ -220,7 +243,7 @@ def test_plot_results_of_a_grid_sweep_draws_burden_per_point(tmp_path):
 def test_cli_plot_prints_the_files_written(results, tmp_path, capsys):
     assert main(["plot", str(results.path), "--out", str(tmp_path), "--format", "pdf"]) == 0
     printed = capsys.readouterr().out.split()
-    assert printed[-1] == str(tmp_path / "index.md") and len(printed) == 8
+    assert printed[-1] == str(tmp_path / "index.md") and len(printed) == 10
     assert all((tmp_path / p).stat().st_size > 0 for p in printed)
 
 
@@ -277,14 +300,24 @@ def test_a_resected_lesion_is_no_responder_in_the_sweep_heatmap():
     ts = resected_ts()
     run = ts[ts["arm"] == "surgery"].drop(columns=["arm", "replicate"]).assign(primed_cd8_total=0.0)
     summary = readouts.summarise_run(run, readout_day=21, events=resected_events()).assign(arm="surgery", replicate=0)
-    runs = plots._responders(summary, ["arm", "replicate"])
+    runs = _responders(summary, ["arm", "replicate"])
     assert len(runs) == 1 and not runs["responder"].any()
     resected = summary[summary["lesion"] == "index"]
-    assert list(plots._category(resected["diameter_change_pct"], resected["longest_diameter_baseline_mm"])) == ["CR"]
+    assert list(resected["response"]) == ["CR"]
 
 
-def test_plots_categorise_responses_as_readouts_do():
-    base = pd.Series([10.0, 10.0, 10.0, 10.0, 10.0, 30.0])
-    change = pd.Series([-100.0, -30.0, -29.9, 20.0, 50.0, 20.0])
-    assert list(plots._category(change, base)) == list(readouts.lesion_response(base, base * (1 + change / 100)))
-    assert list(plots._category(change, base)) == ["CR", "PR", "SD", "SD", "PD", "PD"]
+def test_sweep_figures_draw_what_acts_and_sampled_levels_as_points():
+    """Issue 10: a reference arm against its own-arm key, Morris's 4 levels joined by lines, μ* below 0."""
+    assert plots.acting_arms("arms.cryo.ablation.margin_mm", ["control", "cryo"]) == ["cryo"]
+    assert plots.acting_arms("immune.kill_probability", ["control", "cryo"]) == ["control", "cryo"]
+    rows = pd.DataFrame({"arm": ["control", "cryo"] * 4, "replicate": 0, "lesion": "distant", "point": range(8),
+                         "arms.cryo.ablation.margin_mm": [0, 0, 1, 1, 2, 2, 3, 3], "diameter_change_pct": 1.0})
+    ax = plots.parameter_response(rows, "arms.cryo.ablation.margin_mm", sampled=True).axes[0]
+    assert legend_texts(ax) == ["cryo"] and ax.get_xlabel() == "ablation: margin (mm), arm cryo"
+    assert all(line.get_linestyle() == "None" for line in ax.get_lines() if len(line.get_xdata()) == 4)
+    indices = pd.DataFrame({"parameter": ["a.x"], "mu": [0.1], "mu_star": [0.2], "mu_star_conf": [0.5],
+                            "sigma": [0.3]})
+    ax = plots.morris_plot(indices, unit="% per range").axes[0]
+    (bar,) = [c.get_segments()[0] for c in ax.collections]
+    assert tuple(np.round(bar[:, 0], 9)) == (0.0, 0.7)  # clipped at 0, not 0.2 - 0.5
+    assert ax.get_xlabel().endswith("(% per range)")

@@ -248,7 +248,7 @@ def abscopal_ts():
 
 
 def test_abscopal_response_per_untreated_lesion():
-    ab = R.abscopal_response(abscopal_ts())
+    ab = R.abscopal_response(abscopal_ts(), criteria="recist")
     distant = ab[ab["lesion"] == "distant"]
     assert list(distant["response"]) == ["PR", "SD", "CR", "PD"]  # groups in their order in the time series
     assert list(distant["responder"]) == [True, False, True, False]
@@ -359,7 +359,7 @@ def test_lesion_response_thresholds():
 
 
 def test_abscopal_response_rate_from_a_time_series():
-    rate = R.abscopal_response_rate(abscopal_ts())
+    rate = R.abscopal_response_rate(abscopal_ts(), criteria="recist")
     cryo = one(rate, arm="cryo", lesion="any")
     assert (cryo["n"], cryo["responders"]) == (3, 2) and cryo["rate"] == pytest.approx(2 / 3)
     assert one(rate, arm="ctrl", lesion="any")["responders"] == 0
@@ -401,7 +401,7 @@ def tte_ts():
 
 
 def test_time_to_event_pfs_and_distant_response():
-    tte = R.time_to_event(tte_ts(), [7, 14, 21], burden_limit_cells=5e4)
+    tte = R.time_to_event(tte_ts(), [7, 14, 21], burden_limit_cells=5e4, criteria="recist")
     assert list(tte.columns) == ["arm", "replicate", "endpoint", "time_day", "event", "cause"]
     pfs = tte[tte["endpoint"] == "pfs"]
     assert list(pfs["time_day"]) == [7.0, 10.0, 21.0, 10.0]
@@ -415,7 +415,7 @@ def test_time_to_event_pfs_and_distant_response():
     assert list(ipfs.loc[ipfs["endpoint"] == "pfs", "event"]) == [False, True, False, False]
     # times are counted from the baseline day
     ts = frame(rows("A", 0, "index", {-5: 20, 0: 20, 7: 20}), rows("A", 0, "distant", {-5: 10, 0: 10, 7: 10}))
-    shifted = R.time_to_event(ts, [7], baseline_day=-5.0)
+    shifted = R.time_to_event(ts, [7], baseline_day=-5.0, criteria="recist")
     assert list(shifted["time_day"]) == [12.0, 12.0] and not shifted["event"].any()
 
 

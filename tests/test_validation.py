@@ -162,7 +162,8 @@ def test_fact6_infiltration_capacity_drives_the_variability_between_individuals(
 
 def response_rates(default_experiment):
     """Distant partial responses (diameter -30 % by day 30) per arm: responders, n, rate, Wilson interval."""
-    rate = readouts.abscopal_response_rate(default_experiment.timeseries, treated_lesion="index", day=30)
+    rate = readouts.abscopal_response_rate(default_experiment.timeseries, treated_lesion="index", day=30,
+                                           criteria="recist")
     return rate[rate["lesion"] == "any"].set_index("arm")
 
 
