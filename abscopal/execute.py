@@ -76,11 +76,7 @@ def check_folder(out: Path, kind: str, config_hash: str, resume: bool = False, f
 
     Writes nothing. ``kind``: "experiment" or "sweep"; ``config_hash``: of what will be run.
     """
-    if out.exists() and not out.is_dir():
-        raise store.FolderError(f"output folder {out}: is a file, expected a folder")
-    parent = next((p for p in [out, *out.parents] if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise store.FolderError(f"output folder {out}: cannot write there ({parent} is not a writable folder)")
+    store.check_writable_folder(out, "output folder")
     if not out.exists() or not any(out.iterdir()):
         return {}
     if not (out / "manifest.json").exists():

@@ -319,16 +319,26 @@ def test_cli_an_unexpected_error_is_one_line_unless_debug(tmp_path, capsys, monk
 
 @pytest.mark.parametrize("case, match", [
     ("missing", "no such folder"),
+    ("a file", "res: is a file, expected a results folder of abscopal run or sweep"),
     ("empty", "holds no manifest.json"),
     ("truncated", "manifest.json: unreadable"),
 ])
 def test_cli_plot_refuses_a_folder_without_results(tmp_path, capsys, monkeypatch, case, match):
     folder = tmp_path / "res"
-    if case != "missing":
+    if case == "a file":
+        folder.write_text("x")
+    elif case != "missing":
         folder.mkdir()
     if case == "truncated":
         (folder / "manifest.json").write_text('{"experiment": "e", "runs": [{"arm": "con')
     refused(["plot", str(folder)], tmp_path, capsys, monkeypatch, match)
+
+
+def test_cli_plot_refuses_a_figure_folder_that_is_a_file_before_drawing(tmp_path, capsys, monkeypatch):
+    abscopal.run(resolve(tiny()), replicates=1, out=tmp_path / "res")
+    (tmp_path / "afile").write_text("x")
+    refused(["plot", "res", "--out", "afile"], tmp_path, capsys, monkeypatch,
+            "abscopal: figure folder afile: is a file, expected a folder\n")
 
 
 def test_cli_plot_draws_what_is_readable_and_names_what_is_not(tmp_path, capsys):
