@@ -166,6 +166,9 @@ def read_timeseries(out: Path, runs: list[dict] | None = None) -> pd.DataFrame:
     for r in runs:
         try:
             frames.append(pd.read_parquet(Path(out) / r["file"]))
-        except (OSError, ValueError) as e:  # missing, truncated (pyarrow's errors are ValueErrors)
+        except FileNotFoundError:
+            warnings.warn(f"{r['file']}: missing (manifest.json lists the run as finished)", UnreadableFileWarning,
+                          stacklevel=2)
+        except (OSError, ValueError) as e:  # truncated (pyarrow's errors are ValueErrors)
             warnings.warn(f"{r['file']}: {type(e).__name__}: {e}", UnreadableFileWarning, stacklevel=2)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -353,6 +353,7 @@ def test_cli_plot_draws_what_is_readable_and_names_what_is_not(tmp_path, capsys)
     lines = captured.err.splitlines()
     assert len(lines) == 2 and all(line.startswith("abscopal: left out, unreadable: runs/") for line in lines)
     assert "control__r1.parquet" in lines[0] + lines[1] and "cryo_anti_pd1__r1.parquet" in lines[0] + lines[1]
+    assert "runs/cryo_anti_pd1__r1.parquet: missing (manifest.json lists the run as finished)" in captured.err
 
 
 def test_api_overrides_are_checked_against_the_schema():
