@@ -49,19 +49,26 @@ class Param:
                 raise ConfigError(f"{key} = {value!r}: expected true or false")
             return value
         if kind is str:
-            if not isinstance(value, str) or (self.choices and value not in self.choices):
-                raise ConfigError(f"{key} = {value!r}: expected one of {list(self.choices or ['a string'])}")
+            if not isinstance(value, str):
+                raise ConfigError(f"{key} = {value!r}: expected " + (f"one of {list(self.choices)}" if self.choices
+                                                                     else "a string"))
+            if self.choices and value not in self.choices:
+                raise ConfigError(f"{key} = {value!r}: expected one of {list(self.choices)}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} = {value!r}: expected a number in {self.range_text()} {self.unit}".rstrip())
+            raise ConfigError(f"{key} = {value!r}: expected a number in {self.range_text()}{self.unit_text()}")
         if kind is int and (not float(value).is_integer()):
-            raise ConfigError(f"{key} = {value!r}: expected a whole number in {self.range_text()}")
+            raise ConfigError(f"{key} = {value!r}: expected a whole number in {self.range_text()}{self.unit_text()}")
         value = kind(value)
         if not math.isfinite(value) or (self.low is not None and value < self.low) or (
             self.high is not None and value > self.high
         ):
-            raise ConfigError(f"{key} = {value!r}: expected a value in {self.range_text()} {self.unit}".rstrip())
+            raise ConfigError(f"{key} = {value!r}: expected a value in {self.range_text()}{self.unit_text()}")
         return value
+
+    def unit_text(self) -> str:
+        """" unit" after a range, nothing for a unitless value (unit "-" or "")."""
+        return "" if self.unit in ("", "-") else f" {self.unit}"
 
     def range_text(self) -> str:
         if self.choices:
@@ -366,7 +373,8 @@ def _check_section(prefix: str, name: str, value: Any) -> Any:
         for other, keys in MODALITY_KEYS.items():
             for key in keys:
                 if other != modality and key in table:
-                    raise ConfigError(f"{prefix}ablation.{key} applies to modality {other!r}, not {modality!r}")
+                    raise ConfigError(f"{prefix}ablation.{key} = {table[key]!r}: a setting of modality {other!r}; "
+                                      f"expected only those of {modality!r} ({', '.join(MODALITY_KEYS[modality])})")
         return table
     if name == "resection":
         return _check_table(f"{prefix}resection", value, RESECTION)
@@ -635,7 +643,7 @@ def _check_memory(prefix: str, params: dict[str, Any]) -> None:
 
 def _whole_day(key: str, day: float, settings: dict[str, Any]) -> None:
     if not float(day).is_integer():
-        raise ConfigError(f"{key} = {day}: procedures happen on whole days")
+        raise ConfigError(f"{key} = {day}: expected a whole day (procedures happen on whole days)")
     if not settings["start_day"] <= day <= settings["end_day"]:
         raise ConfigError(f"{key} = {day}: expected within the simulated days [{settings['start_day']}, {settings['end_day']}]")
 

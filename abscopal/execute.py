@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from . import store
+from . import memory, store
 from .config import ConfigError
 
 EXECUTORS = ("serial", "process", "dask")
@@ -76,11 +76,7 @@ def check_folder(out: Path, kind: str, config_hash: str, resume: bool = False, f
 
     Writes nothing. ``kind``: "experiment" or "sweep"; ``config_hash``: of what will be run.
     """
-    if out.exists() and not out.is_dir():
-        raise store.FolderError(f"output folder {out}: is a file, expected a folder")
-    parent = next((p for p in [out, *out.parents] if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise store.FolderError(f"output folder {out}: cannot write there ({parent} is not a writable folder)")
+    store.check_writable_folder(out, "output folder")
     if not out.exists() or not any(out.iterdir()):
         return {}
     if not (out / "manifest.json").exists():
@@ -203,6 +199,28 @@ class DaskExecutor(cf.Executor):
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def check_memory(tasks: list, executor: str | cf.Executor, workers: int, scheduler: str | None) -> None:
+    """Refuse runs whose worker processes together would need more memory than the machine has available.
+
+    A serial run is in this process (its config's check covers it); a Dask scheduler's workers are elsewhere.
+    Otherwise ``workers`` processes each hold the largest run at once, and the driver is one more process.
+    """
+    if executor == "serial" or scheduler or not tasks:
+        return
+    run_mb = max(memory.run_memory_mb(t.params) for t in tasks)
+    need, free = memory.pool_memory_mb(run_mb, workers), memory.available_mb()
+    if need > free:
+        fit = memory.workers_that_fit(run_mb, free)
+        expected = f"at most {_workers(fit)}" if fit else "executor 'serial' (one run in this process)"
+        raise ConfigError(f"workers = {workers}: {_workers(workers)} x {run_mb:,.0f} MB a run + {memory.BASE_MB:,.0f} MB "
+                          f"for the driver = {need:,.0f} MB, the machine has {free:,.0f} MB available; "
+                          f"expected {expected}")
+
+
+def _workers(n: int) -> str:
+    return f"{n} worker" + ("s" if n != 1 else "")
 
 
 def make_executor(executor: str | cf.Executor = "process", workers: int | None = None,
@@ -328,6 +346,7 @@ def execute(tasks: list, fn, out: Path, manifest: dict, executor: str | cf.Execu
     """
     done = check_folder(out, manifest["kind"], manifest["config_hash"], resume=resume, force=force)
     todo = [t for t in tasks if t.file not in done]
+    check_memory(todo, executor, check_workers(workers), scheduler)
     make_pool, inflight = make_executor(executor, workers, scheduler) if todo else (None, 0)
     if force and out.exists():
         clear_folder(out)

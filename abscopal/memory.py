@@ -6,6 +6,8 @@ held for the whole run whatever the lesion's size; its antigen, DAMP and IFN-γ 
 for every lesion and metastasis, bytes per lattice site (the per-cell arrays and the temporaries of growth
 and ablation over a lesion as large as its domain) and per field pixel (the fields and their diffusion
 operators). The coefficients were fitted to measured peaks (``experiments/memory_calibration.py``).
+A process pool of N workers holds N runs at once, each in its own process, plus the driver that hands them
+out (``pool_memory_mb``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,17 @@ def lesions_memory_mb(params: dict) -> dict[str, float]:
 def run_memory_mb(params: dict) -> float:
     """Estimated peak resident memory (MB) of one run of an arm."""
     return BASE_MB + sum(lesions_memory_mb(params).values())
+
+
+def pool_memory_mb(run_mb: float, workers: int) -> float:
+    """Estimated peak (MB) of ``workers`` worker processes each running a run of ``run_mb``, plus the driver
+    (a process that has imported abscopal: ``BASE_MB``)."""
+    return workers * run_mb + BASE_MB
+
+
+def workers_that_fit(run_mb: float, free_mb: float) -> int:
+    """The most worker processes whose runs and driver fit in ``free_mb`` (0 if not even one)."""
+    return max(0, int((free_mb - BASE_MB) // run_mb))
 
 
 def available_mb() -> float:

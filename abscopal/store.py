@@ -128,9 +128,23 @@ def write_json(path: Path, data: dict) -> None:
     atomic_write_bytes(path, write)
 
 
+def check_writable_folder(out: Path, what: str) -> None:
+    """FolderError unless ``out`` is a folder, or can be made one, that this process can write into.
+
+    ``what`` names the folder in the message ("output folder", "figure folder")."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FolderError(f"{what} {out}: is a file, expected a folder")
+    parent = next((p for p in [out, *out.parents] if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise FolderError(f"{what} {out}: cannot write there ({parent} is not a writable folder)")
+
+
 def read_manifest(out: Path) -> dict:
     """The manifest of a results folder, or FolderError saying why there is none to read."""
     path = Path(out) / "manifest.json"
+    if Path(out).exists() and not Path(out).is_dir():
+        raise FolderError(f"{out}: is a file, expected a results folder of abscopal run or sweep")
     if not Path(out).is_dir():
         raise FolderError(f"{out}: no such folder")
     try:
@@ -152,6 +166,9 @@ def read_timeseries(out: Path, runs: list[dict] | None = None) -> pd.DataFrame:
     for r in runs:
         try:
             frames.append(pd.read_parquet(Path(out) / r["file"]))
-        except (OSError, ValueError) as e:  # missing, truncated (pyarrow's errors are ValueErrors)
+        except FileNotFoundError:
+            warnings.warn(f"{r['file']}: missing (manifest.json lists the run as finished)", UnreadableFileWarning,
+                          stacklevel=2)
+        except (OSError, ValueError) as e:  # truncated (pyarrow's errors are ValueErrors)
             warnings.warn(f"{r['file']}: {type(e).__name__}: {e}", UnreadableFileWarning, stacklevel=2)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -285,7 +285,8 @@ class Sweep:
             if self.method in ("lhs", "sobol", "morris") and not d:
                 raise ConfigError(f"sweep.method = {self.method!r} needs sample ranges ([sweep.sample])")
             if d and self.n is None:
-                raise ConfigError(f"sweep.n = {self.n!r}: expected the number of points (at least 1)")
+                raise ConfigError(f"sweep.n: missing; expected the number of points (at least 1) that method "
+                                  f"{self.method!r} draws from sweep.sample")
             if d and self.method == "sobol":
                 _power_of_two(self.n)
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x5EED5]))  # the design's own stream

@@ -151,7 +151,7 @@ def section_cases() -> list[Case]:
                              "immune.kill_probability = 1.5: expected a value in [0, 1]"))
     cases.append(config_case("string-choice", {"arms.cryo": {"ablation": '{ modality = "laser" }'}},
                              "arms.cryo.ablation.modality = 'laser'"))
-    cases.append(config_case("name-number", {"experiment": {"name": "5"}}, "experiment.name = 5"))
+    cases.append(config_case("name-number", {"experiment": {"name": "5"}}, "experiment.name = 5: expected a string"))
     cases.append(config_case("unknown-section", {"immunity": {"kill_probability": "0.2"}}, "unknown section immunity"))
     cases.append(config_case("time-step-divisor", {"experiment": {"time_step_h": "5"}}, "experiment.time_step_h = 5"))
     cases.append(config_case("time-step-zero", {"experiment": {"time_step_h": "0"}}, "experiment.time_step_h = 0"))
@@ -179,7 +179,7 @@ def day_cases() -> list[Case]:
         config_case("ablation-after-end", {ablation: {"ablation": '{ modality = "cryo", day = 5 }'}},
                     "arms.cryo.ablation.day = 5"),
         config_case("ablation-fractional-day", {ablation: {"ablation": '{ modality = "cryo", day = 0.5 }'}},
-                    "arms.cryo.ablation.day = 0.5"),
+                    "arms.cryo.ablation.day = 0.5: expected a whole day"),
         config_case("drug-before-start", {"arms.drug": {"drugs.anti_pd1": "{ start_day = -5 }"}},
                     "arms.drug.drugs.anti_pd1.start_day = -5"),
         config_case("drug-after-end", {"arms.drug": {"drugs.anti_pd1": "{ start_day = 5 }"}},
@@ -217,7 +217,8 @@ def treatment_cases() -> list[Case]:
     return [
         config_case("ablation-unknown-key", abl('modality = "cryo", depth_mm = 3'), "unknown key arms.cryo.ablation.depth_mm"),
         config_case("ablation-other-modality-key", abl('modality = "cryo", peak_temperature_c = 90'),
-                    "arms.cryo.ablation.peak_temperature_c applies to modality 'heat'"),
+                    "arms.cryo.ablation.peak_temperature_c = 90.0: a setting of modality 'heat'; expected only those of "
+                    "'cryo'"),
         config_case("ablation-unknown-lesion", abl('modality = "cryo", lesion = "liver"'), "arms.cryo.ablation.lesion = 'liver'"),
         config_case("ablation-margin-range", abl('modality = "cryo", margin_mm = 80'), "arms.cryo.ablation.margin_mm = 80"),
         config_case("cryo-cycles-zero", abl('modality = "cryo", freeze_thaw_cycles = 0'), "arms.cryo.ablation.freeze_thaw_cycles = 0"),
@@ -331,7 +332,8 @@ def sweep_cases() -> list[Case]:
         s("sweep-n-word", sample("[0.1, 0.5]", n='"ten"'), "sweep.n = 'ten'"),
         s("sweep-n-zero", sample("[0.1, 0.5]", n="0"), "sweep.n = 0"),
         s("sweep-n-fraction", sample("[0.1, 0.5]", n="2.5"), "sweep.n = 2.5"),
-        s("sweep-n-missing", {**sample("[0.1, 0.5]"), "sweep": {"method": '"lhs"'}}, "sweep.n"),
+        s("sweep-n-missing", {**sample("[0.1, 0.5]"), "sweep": {"method": '"lhs"'}},
+          "sweep.n: missing; expected the number of points"),
         s("sweep-sobol-n", sample("[0.1, 0.5]", n="10", method='"sobol"'), "sweep.n = 10: a Sobol design needs a power of two"),
         s("sweep-replicates-word", {"sweep": {"replicates": '"two"'}}, "sweep.replicates = 'two'"),
         s("sweep-replicates-zero", {"sweep": {"replicates": "0"}}, "sweep.replicates = 0"),
@@ -443,7 +445,8 @@ def folder_cases() -> list[Case]:
         Case("plot-missing", "plot nowhere", ["plot", "nowhere"], "nowhere: no such folder"),
         Case("plot-empty", "plot an empty folder", ["plot", "empty"], "holds no manifest.json",
              setup=lambda d: (d / "empty").mkdir()),
-        Case("plot-a-file", "plot a file", ["plot", "afile"], "afile", files={"afile": "x"}),
+        Case("plot-a-file", "plot a file", ["plot", "afile"], "afile: is a file, expected a results folder",
+             files={"afile": "x"}),
         Case("plot-manifest-truncated", "plot a folder whose manifest.json is cut", ["plot", "res"],
              "manifest.json: unreadable", fixture="run", setup=corrupt("res/manifest.json", keep=40)),
         Case("plot-manifest-not-a-manifest", "plot a folder whose manifest.json is []", ["plot", "res"],
@@ -452,12 +455,13 @@ def folder_cases() -> list[Case]:
              "left out, unreadable: runs/control__r0.parquet", fixture="run", exit=1, writes=("res/figures/",),
              setup=corrupt("res/runs/control__r0.parquet", keep=100)),
         Case("plot-run-file-missing", "plot a folder with a missing run file", ["plot", "res"],
-             "left out, unreadable: runs/control__r0.parquet", fixture="run", exit=1, writes=("res/figures/",),
-             setup=corrupt("res/runs/control__r0.parquet")),
+             "left out, unreadable: runs/control__r0.parquet: missing", fixture="run", exit=1,
+             writes=("res/figures/",), setup=corrupt("res/runs/control__r0.parquet")),
         Case("plot-summary-corrupt", "plot a sweep whose summary.parquet is corrupt", ["plot", "res"],
              "summary.parquet: unreadable", fixture="sweep", setup=corrupt("res/summary.parquet", text="PAR1")),
         Case("plot-format", "plot RESULTS --format jpg", ["plot", "res", "--format", "jpg"], "--format", fixture="run"),
-        Case("plot-out-a-file", "plot RESULTS --out a file", ["plot", "res", "--out", "afile"], "afile",
+        Case("plot-out-a-file", "plot RESULTS --out a file", ["plot", "res", "--out", "afile"],
+             "figure folder afile: is a file, expected a folder",
              fixture="run", files={"afile": "x"}),
     ]
 

@@ -8,7 +8,8 @@ By default each run is one day of two 0.5 mm lesions at a 24 h step (~0.1 s), so
 model, dominates; ``--days`` and ``--diameter-mm`` make the runs longer (control arm only). The design is a
 Latin hypercube over the kill probability and the distant lesion's blood-flow share, two replicates per
 point: ``runs / 2`` points. The driver's peak memory is its own maximum resident
-set size (``resource.getrusage(RUSAGE_SELF)``, the workers not included). ``--overhead`` runs the same
+set size (``resource.getrusage(RUSAGE_SELF)``, the workers not included). The CPU time per run (driver and
+workers, ``RUSAGE_CHILDREN`` once the pool has ended) depends less on a shared machine's load than runs/min. ``--overhead`` runs the same
 sweep on the serial executor, timing each run's model (``runner.simulate``: the model and its time-series
 frame) inside it, and prints the rest of the sweep's wall time relative to the models' (the same process
 and moment, so a busy machine slows both alike). The last line is one JSON object.
@@ -48,6 +49,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished children (the pool's workers)."""
+    return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF,
+                                                                           resource.RUSAGE_CHILDREN)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10_000)
@@ -63,14 +70,15 @@ def main() -> None:
         t0 = time.perf_counter()
         sweep = make_sweep(args.runs, args.days, args.diameter_mm)
         report["design_s"] = round(time.perf_counter() - t0, 2)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s()
         res = sweep.run(out=Path(tmp) / "sweep", executor=args.executor, workers=args.workers, progress=False)
         wall = time.perf_counter() - t0
         report.update(sweep_wall_s=round(wall, 1), runs_per_min=round(60 * args.runs / wall, 1),
+                      cpu_s_per_run=round((cpu_s() - c0) / args.runs, 2),
                       ok=len(res.runs_ok), failed=len(res.failed), summary_rows=len(res.summary),
                       driver_peak_rss_mb=round(peak_rss_mb(), 1))
-        print(f"sweep: {args.runs} runs in {wall:.1f} s ({report['runs_per_min']} runs/min), driver peak "
-              f"{report['driver_peak_rss_mb']} MB")
+        print(f"sweep: {args.runs} runs in {wall:.1f} s ({report['runs_per_min']} runs/min, "
+              f"{report['cpu_s_per_run']} CPU s a run), driver peak {report['driver_peak_rss_mb']} MB")
     if args.overhead:
         model_s = []
 

@@ -49,4 +49,5 @@ def test_bad_input_is_one_line_exit_2_nothing_written(case, request):
     if case.exit == 2:
         assert len(lines) == 1, row["stderr"]
     assert case.match in row["stderr"], row["stderr"]
+    assert not any(line.rstrip().endswith(" -") for line in lines), row["stderr"]  # no unit "-" left dangling
     assert row["written"] == [], row["written"]

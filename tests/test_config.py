@@ -200,6 +200,26 @@ def test_a_unitless_value_out_of_range_ends_the_line_cleanly():
     with pytest.raises(ConfigError) as err:
         resolve(small_config(seed=-1))
     assert str(err.value) == "experiment.seed = -1: expected a value in [0, 9223372036854775807]"
+    cfg = small_config()
+    cfg["immune"] = {"kill_probability": 1.5}  # unit "-": no unit after the range
+    with pytest.raises(ConfigError) as err:
+        resolve(cfg)
+    assert str(err.value) == "immune.kill_probability = 1.5: expected a value in [0, 1]"
+    cfg["immune"] = {"kill_probability": "high"}
+    with pytest.raises(ConfigError) as err:
+        resolve(cfg)
+    assert str(err.value) == "immune.kill_probability = 'high': expected a number in [0, 1]"
+
+
+def test_a_whole_number_out_of_range_names_its_unit_and_a_name_must_be_a_string():
+    cfg = small_config()
+    cfg["lymph_node"] = {"divisions": 2.5}
+    with pytest.raises(ConfigError) as err:
+        resolve(cfg)
+    assert str(err.value) == "lymph_node.divisions = 2.5: expected a whole number in [1, 30] generations"
+    with pytest.raises(ConfigError) as err:
+        resolve(small_config(name=5))
+    assert str(err.value) == "experiment.name = 5: expected a string"
 
 
 def test_arm_labels_default_to_the_name_and_are_validated():

@@ -319,16 +319,26 @@ def test_cli_an_unexpected_error_is_one_line_unless_debug(tmp_path, capsys, monk
 
 @pytest.mark.parametrize("case, match", [
     ("missing", "no such folder"),
+    ("a file", "res: is a file, expected a results folder of abscopal run or sweep"),
     ("empty", "holds no manifest.json"),
     ("truncated", "manifest.json: unreadable"),
 ])
 def test_cli_plot_refuses_a_folder_without_results(tmp_path, capsys, monkeypatch, case, match):
     folder = tmp_path / "res"
-    if case != "missing":
+    if case == "a file":
+        folder.write_text("x")
+    elif case != "missing":
         folder.mkdir()
     if case == "truncated":
         (folder / "manifest.json").write_text('{"experiment": "e", "runs": [{"arm": "con')
     refused(["plot", str(folder)], tmp_path, capsys, monkeypatch, match)
+
+
+def test_cli_plot_refuses_a_figure_folder_that_is_a_file_before_drawing(tmp_path, capsys, monkeypatch):
+    abscopal.run(resolve(tiny()), replicates=1, out=tmp_path / "res")
+    (tmp_path / "afile").write_text("x")
+    refused(["plot", "res", "--out", "afile"], tmp_path, capsys, monkeypatch,
+            "abscopal: figure folder afile: is a file, expected a folder\n")
 
 
 def test_cli_plot_draws_what_is_readable_and_names_what_is_not(tmp_path, capsys):
@@ -343,6 +353,7 @@ def test_cli_plot_draws_what_is_readable_and_names_what_is_not(tmp_path, capsys)
     lines = captured.err.splitlines()
     assert len(lines) == 2 and all(line.startswith("abscopal: left out, unreadable: runs/") for line in lines)
     assert "control__r1.parquet" in lines[0] + lines[1] and "cryo_anti_pd1__r1.parquet" in lines[0] + lines[1]
+    assert "runs/cryo_anti_pd1__r1.parquet: missing (manifest.json lists the run as finished)" in captured.err
 
 
 def test_api_overrides_are_checked_against_the_schema():
@@ -369,3 +380,45 @@ def test_plot_names_an_unreadable_snapshot_and_a_sweeps_unreadable_summary(tmp_p
     assert main(["plot", str(sweep)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "summary.parquet: unreadable" in err and "SweepResults.build" in err
+
+
+def _room_for_one_worker(monkeypatch) -> float:
+    """MemAvailable set to one worker's run plus the driver: the size of a run of ``tiny()``."""
+    from abscopal import memory
+
+    run_mb = memory.run_memory_mb(resolve(tiny()).arms["control"])
+    monkeypatch.setattr(memory, "available_mb", lambda: memory.pool_memory_mb(run_mb, 1) + 1)
+    return run_mb
+
+
+def test_workers_that_together_need_more_memory_than_available_are_refused_before_anything_is_written(
+        monkeypatch, tmp_path):
+    run_mb = _room_for_one_worker(monkeypatch)
+    exp = resolve(tiny())
+    with pytest.raises(ConfigError, match=rf"^workers = 3: 3 workers x {run_mb:,.0f} MB a run \+ 240 MB for the "
+                                          rf"driver = [\d,]+ MB, the machine has [\d,]+ MB available; expected at "
+                                          rf"most 1 worker$"):
+        abscopal.run(exp, replicates=1, workers=3, out=tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"^workers = 2: 2 workers x"):
+        Sweep(tiny(), grid={KILL: [0.1, 0.3]}, replicates=1).run(out=tmp_path / "sweep", executor="process", workers=2)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
+    abscopal.run(exp, replicates=1, workers=1, out=tmp_path / "serial")  # one run, in this process: it fits
+    assert (tmp_path / "serial" / "manifest.json").exists()
+
+
+def test_too_little_memory_for_even_one_worker_says_to_run_serially(monkeypatch, tmp_path):
+    from abscopal import memory
+
+    run_mb = _room_for_one_worker(monkeypatch)
+    monkeypatch.setattr(memory, "available_mb", lambda: run_mb + 1)  # one run, but not one beside the driver
+    with pytest.raises(ConfigError, match=r"^workers = 1: 1 worker x .* expected executor 'serial'"):
+        Sweep(tiny(), grid={KILL: [0.1, 0.3]}, replicates=1).run(out=tmp_path / "sweep", executor="process", workers=1)
+
+
+def test_cli_refuses_workers_that_do_not_fit_in_one_line(monkeypatch, tmp_path, capsys):
+    _room_for_one_worker(monkeypatch)
+    config = write_config(tmp_path / "c.toml")
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--workers", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("abscopal: config error: workers = 2: 2 workers x ")
+    assert not (tmp_path / "out").exists()

@@ -243,6 +243,7 @@ def plot_results(results_dir, out=None, fmt: str = "png") -> list[Path]:
     path = Path(results_dir)
     out = Path(out) if out is not None else path / "figures"
     manifest = store.read_manifest(path)
+    store.check_writable_folder(out, "figure folder")
     if manifest.get("kind") == "sweep":
         try:
             summary = pd.read_parquet(path / "summary.parquet")
