@@ -30,7 +30,8 @@ class Ablation:
         self.zone = partial(modalities.MODALITIES[modality], **physics)
         rel = params["release"]
         self.quality = rel[f"antigen_quality_{modality}"]
-        self.damp_factor = rel[f"damp_yield_{modality}"]
+        # radiotherapy's DAMP yield depends on each cell's dose (the zone's damp_yield), the others' on the modality
+        self.damp_factor = 1.0 if modality == "radiotherapy" else rel[f"damp_yield_{modality}"]
         at = model.time_of(settings["day"])
         if modality == "radiotherapy":
             model.schedule_recurring(
