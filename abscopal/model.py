@@ -25,18 +25,14 @@ from threadpoolctl import threadpool_limits
 
 from .adjuvant import Adjuvant
 from .drugs import Drug, Pharmacy
-from .immune.lymph_node import LymphNode
+from .immune.dendritic_cells import DCSignals
+from .immune.lymph_node import LymphNode, NodeSignals
+from .immune.suppressors import SuppressorSignals
+from .immune.t_cells import TCellSignals
 from .lesion import Lesion
 from .odes import hill
 from .streams import Streams
 from .treatments import Ablation, Dosing, Metastasis, Resection
-
-LESION_COLUMNS = (
-    "tumor_cells", "necrotic_cells", "apoptotic_cells", "viable_area_mm2", "longest_diameter_mm", "pd_l1_mean",
-    "antigen", "damps", "ifn_gamma", "effector_t_cells", "exhausted_t_cells", "tregs", "mdscs", "loaded_dcs",
-    "blood_flow_share", "injury_inflammation",
-)
-
 
 class AbscopalModel(mesa.Model):
     """One run of one arm: built from the arm's resolved parameters and the replicate's seed."""
@@ -60,7 +56,8 @@ class AbscopalModel(mesa.Model):
         self._treatment_events: list = []  # see in_order
         for name, spec in params["lesions"].items():
             self.add_lesion(name, spec)
-        self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"])
+        self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"],
+                                    params["dendritic_cells"]["lymph_node_death_per_day"])
         self._blood_step_start = self.lymph_node.blood_effectors  # at the last step's start
         drugs = {name: Drug(name, d["dose_mg_per_kg"], params["pharmacology"][name])
                  for name, d in params.get("drugs", {}).items()}
@@ -133,34 +130,33 @@ class AbscopalModel(mesa.Model):
         blood_mid = self.blood_effectors_mid_step()
         mature_in = tolerogenic_in = apoptotic_tolerogenic_in = recruited = 0.0
         for lesion in self.lesions.values():
-            lesion.begin_step()
+            lesion.fields.begin_step()
             entry = lesion.rng["t_cell_entry"]
             entering = entry.poisson(self.influx_per_day(lesion, blood_mid) * dt) if not lesion.resected else 0
             entering = min(entering, int(ln.blood_effectors))
             recruited += entering
             lesion.grow(day, dt)
-            live = lesion.live_sites()
+            live = lesion.tissue.live_sites()
             lesion.spontaneous_death(dt, live)
-            lesion.clear_dead(dt)
+            lesion.tissue.clear_dead(dt, lesion.rng["clearance"])
             lesion.t_cells.admit(entering, lesion, day + dt / 2, entry, ln.secondary_share)  # entering over the step
             # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
-            lesion.t_cells.step(lesion, day, dt, pd1_free * lesion.suppressors.pd1_expression,
-                                lesion.suppressors.suppression, lesion.rng["t_cells"])
-            antigen, damp, apoptotic_share = lesion.antigen_for_dcs(dt)
-            m, t = lesion.dcs.step(antigen, damp, dt, self.adjuvant_signal(lesion.name, day + dt / 2), apoptotic_share)
-            lesion.update_fields(dt)
+            lesion.t_cells.step(lesion, TCellSignals(day, dt, pd1_free * lesion.suppressors.pd1_expression,
+                                                     lesion.suppressors.suppression, lesion.rng["t_cells"]))
+            antigen, damp, apoptotic_share = lesion.fields.antigen_for_dcs(dt)
+            m, t = lesion.dcs.step(DCSignals(dt, antigen, damp, apoptotic_share,
+                                             self.adjuvant_signal(lesion.name, day + dt / 2)))
+            lesion.fields.update(dt, lesion.t_cells)
             lesion.update_pd_l1(dt, live)
             mature_in += m
             tolerogenic_in += t
             apoptotic_tolerogenic_in += lesion.dcs.apoptotic_tolerogenic_out
-            lesion.suppressors.step(lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level,
-                                    treg_depletion, lesion.tissue_area_mm2(), dt,
-                                    lesion.injury_inflammation_over(dt), p["inflammation"]["mdsc_capacity_per_mm2"])
+            lesion.suppressors.step(SuppressorSignals(
+                dt, lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level, treg_depletion,
+                lesion.tissue.area_mm2(), lesion.injury_inflammation_over(dt)))
             lesion.resolve_inflammation(dt)
         self._blood_step_start = ln.blood_effectors
-        ln.step(mature_in, tolerogenic_in, recruited, occ["anti_ctla4"],
-                p["dendritic_cells"]["lymph_node_death_per_day"], dt,
-                apoptotic_tolerogenic_in=apoptotic_tolerogenic_in)
+        ln.step(NodeSignals(dt, mature_in, tolerogenic_in, recruited, occ["anti_ctla4"], apoptotic_tolerogenic_in))
 
     def adjuvant_signal(self, lesion: str, day: float) -> float:
         """The adjuvant's DC maturation signal (0-1) in a lesion on a day (0 without an adjuvant)."""
@@ -177,7 +173,7 @@ class AbscopalModel(mesa.Model):
         flow brings (``blood_effectors``: the blood pool)."""
         tr = self.params["trafficking"]
         flowing = lesion.blood_flow_share * blood_effectors
-        area_mm2 = lesion.tissue_area_mm2()
+        area_mm2 = lesion.tissue.area_mm2()
         return (tr["influx_max_per_mm2_per_day"] * area_mm2 * lesion.recruitment_capacity
                 * float(hill(flowing, tr["effector_half_saturation"])))
 

@@ -12,7 +12,7 @@ from mesa.time import Schedule
 
 from . import ablation as modalities
 from .drugs import Drug
-from .lesion import NECROTIC
+from .lesion.tissue import NECROTIC
 
 PHYSICS = {"cryo": "cryoablation", "heat": "heat_ablation", "radiotherapy": "radiotherapy"}
 PROCEDURE_KEYS = ("modality", "lesion", "day", "margin_mm", "probe_offset_mm", "fractions", "fraction_interval_days")
@@ -95,7 +95,7 @@ class Metastasis:
         necrotic = 0
         if self.spec["necrotic_fraction"] > 0:
             lesion = self.model.lesions[self.name]
-            sites = lesion.live_sites()
+            sites = lesion.tissue.live_sites()
             dying = lesion.rng["death"].random(sites.size) < self.spec["necrotic_fraction"]
             lesion.kill(sites[dying], NECROTIC, quality=1.0, damp_factor=1.0)
             necrotic = int(dying.sum())

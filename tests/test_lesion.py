@@ -11,7 +11,10 @@ from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
 from abscopal.config import resolve
-from abscopal.lesion import APOPTOTIC, EMPTY, LIVE, NECROTIC, Lesion, _fill_holes, _gaussian_operator, _within, nearest_free
+from abscopal.lesion import Lesion
+from abscopal.lesion.fields import _gaussian_operator
+from abscopal.lesion.geometry import EMPTY, _within, fill_holes, nearest_free
+from abscopal.lesion.tissue import APOPTOTIC, LIVE, NECROTIC
 from abscopal.streams import Streams, replicate_seed
 from conftest import small_config
 
@@ -28,7 +31,7 @@ def blobs(seed: int, n: int = 90) -> np.ndarray:
 @pytest.mark.parametrize("seed", range(4))
 def test_holes_filled_as_scipy_fills_them(seed):
     occupied = blobs(seed)
-    assert (_fill_holes(occupied) == ndimage.binary_fill_holes(occupied)).all()
+    assert (fill_holes(occupied) == ndimage.binary_fill_holes(occupied)).all()
 
 
 @pytest.mark.parametrize("radius", [1.0, 3.3, 8.0, 10.6667])
@@ -97,15 +100,15 @@ def test_live_density_is_the_live_fraction_of_each_pixel():
     lesion = Lesion("distant", params["lesions"]["distant"], params, Streams(replicate_seed(3, 0)), 0.0)
     for _ in range(3):
         lesion.grow(0.0, 0.25)
-        lesion.spontaneous_death(0.25, lesion.live_sites())
-    n, b = lesion.state.shape[0], lesion.block
+        lesion.spontaneous_death(0.25, lesion.tissue.live_sites())
+    n, b = lesion.state.shape[0], lesion.fields.block
     assert n % b != 0
-    nf = lesion.antigen.shape[0]
+    nf = lesion.fields.antigen.shape[0]
     padded = np.zeros((nf * b, nf * b))
     padded[:n, :n] = lesion.state == LIVE
     expected = padded.reshape(nf, b, nf, b).mean(axis=(1, 3))
     np.testing.assert_array_equal(lesion.live_density(), expected.astype(np.float32))
-    assert lesion.live_sites().size == int((lesion.state == LIVE).sum())
+    assert lesion.tissue.live_sites().size == int((lesion.state == LIVE).sum())
 
 
 def grown(step_h: float, days: int, seed: int) -> int:
@@ -142,9 +145,9 @@ def test_dcs_meet_the_same_damp_level_of_scattered_dying_cells_on_any_field_grid
     levels = {}
     for resolution_um in (160.0, 80.0, 40.0):
         lesion = lesion_at(resolution_um)
-        live = lesion.live_sites()
+        live = lesion.tissue.live_sites()
         lesion.kill(live[:: live.size // 5][:5], APOPTOTIC, quality=1.0, damp_factor=1.0)
-        levels[resolution_um] = lesion.antigen_for_dcs(0.25)[1]
+        levels[resolution_um] = lesion.fields.antigen_for_dcs(0.25)[1]
     assert levels[80.0] == pytest.approx(levels[160.0], rel=0.05), levels
     assert levels[40.0] == pytest.approx(levels[160.0], rel=0.05), levels
 
@@ -156,12 +159,12 @@ def test_what_dies_during_a_step_is_released_over_it(dt):
     diffusion, which would carry antigen out of the small domain.)"""
     lesion = lesion_at(160.0, diffusion_um2_per_s=0.0)
     k = lesion.params["release"]["antigen_decay_per_day"]
-    live = lesion.live_sites()
+    live = lesion.tissue.live_sites()
     lesion.kill(live[:100], NECROTIC, quality=1.0, damp_factor=1.0)  # a treatment, before the step
-    lesion.begin_step()
+    lesion.fields.begin_step()
     before = lesion.counts()["antigen"]
     lesion.kill(live[100:200], NECROTIC, quality=1.0, damp_factor=1.0)  # during the step
     during = lesion.counts()["antigen"] - before
-    lesion.update_fields(dt)
+    lesion.fields.update(dt, lesion.t_cells)
     expected = before * math.exp(-k * dt) + during * (1 - math.exp(-k * dt)) / (k * dt)
     assert lesion.counts()["antigen"] == pytest.approx(expected, rel=1e-3)

@@ -7,7 +7,7 @@ import pytest
 
 from abscopal.config import resolve
 from abscopal.drugs import Drug
-from abscopal.immune.lymph_node import LymphNode
+from abscopal.immune.lymph_node import LymphNode, NodeSignals
 from abscopal.config import defaults
 from abscopal.model import AbscopalModel
 from abscopal.runner import simulate
@@ -148,10 +148,10 @@ def test_drug_concentration_halves_each_half_life_and_occupancy_is_a_binding_cur
 
 def test_lymph_node_each_activated_cell_makes_two_to_the_divisions_effectors():
     p = dict(defaults()["lymph_node"], divisions=5, ctla4_priming_inhibition=0.0, treg_turnover_per_day=0.0)
-    ln = LymphNode(p, blood_elimination_per_day=0.0)
-    ln.step(mature_in=1e4, tolerogenic_in=0.0, recruited=0.0, occ_ctla4=0.0, dc_death_per_day=0.4, dt=0.25)
+    ln = LymphNode(p, blood_elimination_per_day=0.0, dc_death_per_day=0.4)
+    ln.step(NodeSignals(dt=0.25, mature_dcs_in=1e4, tolerogenic_dcs_in=0.0, recruited=0.0, anti_ctla4_occupancy=0.0))
     for _ in range(200):
-        ln.step(0.0, 0.0, 0.0, 0.0, 0.4, 0.25)
+        ln.step(NodeSignals(0.25, 0.0, 0.0, 0.0, 0.0))
     activated = p["naive_precursors"] - ln.record()["naive_cd8"]
     assert activated > 1
     assert ln.blood_effectors == pytest.approx(activated * 2**5, rel=1e-3)
@@ -219,3 +219,17 @@ def test_arms_draw_the_same_numbers_on_a_later_day_after_their_histories_diverge
     assert not series["control"].loc[1:].equals(series["cryo_anti_pd1"].loc[1:])  # the histories diverged
     assert seen["control"] == seen["cryo_anti_pd1"]
     assert seen["control"][3.0] != seen["control"][4.0]  # and each day has its own numbers
+
+
+@pytest.mark.parametrize("n, m, s", [(1, 1, 1), (16, 8, 4), (3, 30, 50)])
+def test_lymph_node_compartments_partition_the_state_vector(n, m, s):
+    """Every compartment of the node has its own entries of the state vector, and every entry belongs to one."""
+    from abscopal.immune.lymph_node import Compartments
+
+    at = Compartments(n, m, s)
+    entries = [at.mature_dcs, at.tolerogenic_dcs, at.naive, at.memory, at.blood, at.treg, at.activated, at.primary,
+               at.recalled]
+    for chain, length in ((at.generations, n), (at.memory_generations, m), (at.precursor_stages, s)):
+        assert chain.stop - chain.start == length
+        entries += range(chain.start, chain.stop)
+    assert sorted(entries) == list(range(at.size))

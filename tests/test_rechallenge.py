@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from abscopal.config import ConfigError, defaults, resolve
-from abscopal.immune.dendritic_cells import LesionDendriticCells
-from abscopal.immune.lymph_node import LymphNode
+from abscopal.immune.dendritic_cells import DCSignals, LesionDendriticCells
+from abscopal.immune.lymph_node import LymphNode, NodeSignals
+from abscopal.immune.t_cells import TCellSignals
 from abscopal.model import AbscopalModel
 from abscopal.streams import replicate_seed
 from conftest import small_config
@@ -19,7 +20,7 @@ def test_adjuvant_signal_matures_loaded_dcs_so_fewer_stay_tolerogenic():
         dcs = LesionDendriticCells(p)
         mature = tolerogenic = 0.0
         for _ in range(20):  # five days of antigen without DAMPs (apoptotic death only)
-            m, t = dcs.step(antigen=5000.0, damp_at_antigen=0.0, dt=0.25, adjuvant_signal=signal)
+            m, t = dcs.step(DCSignals(dt=0.25, antigen=5000.0, damp_at_antigen=0.0, adjuvant_signal=signal))
             mature, tolerogenic = mature + m, tolerogenic + t
         to_node[signal] = mature, tolerogenic
     assert to_node[0.0][0] == 0.0
@@ -55,12 +56,12 @@ def test_cpg_in_the_ablated_lesion_raises_mature_dcs_reaching_the_node():
 
 def primary_then_secondary(p, dt=0.25):
     """Blood effectors (per step of dt days) after a DC pulse on day 0 and the same pulse on day 100."""
-    ln = LymphNode(p, blood_elimination_per_day=0.2)
+    ln = LymphNode(p, blood_elimination_per_day=0.2, dc_death_per_day=0.4)
     steps = round(1 / dt)
     blood = []
     for i in range(steps * 130):
         pulse = 2000.0 if i in (0, 100 * steps) else 0.0
-        ln.step(pulse, 0.0, 0.0, 0.0, 0.4, dt)
+        ln.step(NodeSignals(dt, pulse, 0.0, 0.0, 0.0))
         blood.append(ln.blood_effectors)
     return np.array(blood), ln
 
@@ -87,10 +88,10 @@ def test_secondary_response_does_not_depend_on_the_time_step():
 
 def test_memory_needs_time_to_become_recall_competent():
     p = defaults()["lymph_node"]
-    ln = LymphNode(p, blood_elimination_per_day=0.2)
-    ln.step(2000.0, 0.0, 0.0, 0.0, 0.4, 0.25)
+    ln = LymphNode(p, blood_elimination_per_day=0.2, dc_death_per_day=0.4)
+    ln.step(NodeSignals(0.25, 2000.0, 0.0, 0.0, 0.0))
     for _ in range(4 * 12):
-        ln.step(0.0, 0.0, 0.0, 0.0, 0.4, 0.25)
+        ln.step(NodeSignals(0.25, 0.0, 0.0, 0.0, 0.0))
     rec = ln.record()
     assert rec["memory_cd8"] > 1000  # memory precursors formed by day 12 ...
     assert rec["recall_competent_memory_cd8"] < 0.5 * rec["memory_cd8"]  # ... most not yet recall-competent
@@ -101,10 +102,10 @@ def test_a_primary_response_barely_recalls_its_own_memory_through_the_maturation
     recalled = {}
     for stages in (1, 4):
         p = dict(defaults()["lymph_node"], memory_maturation_stages=stages)
-        ln = LymphNode(p, blood_elimination_per_day=0.2)
-        ln.step(2000.0, 0.0, 0.0, 0.0, 0.4, 0.25)
+        ln = LymphNode(p, blood_elimination_per_day=0.2, dc_death_per_day=0.4)
+        ln.step(NodeSignals(0.25, 2000.0, 0.0, 0.0, 0.0))
         for _ in range(4 * 30):
-            ln.step(0.0, 0.0, 0.0, 0.0, 0.4, 0.25)
+            ln.step(NodeSignals(0.25, 0.0, 0.0, 0.0, 0.0))
         recalled[stages] = ln.record()["memory_recalled_total"]
         assert ln.record()["recall_competent_memory_cd8"] > 0.2 * ln.record()["memory_cd8"]  # most mature by week 5
     assert recalled[4] < 0.2 * recalled[1]
@@ -118,7 +119,7 @@ def kills_and_exhaustion_at_high_pd_l1(secondary_share):
     lesion.pd_l1[:] = 5.0
     rng = np.random.default_rng(7)
     lesion.t_cells.admit(200, lesion, 0.0, rng, secondary_share)
-    lesion.t_cells.step(lesion, 0.0, 1.0, pd1_free=1.0, suppression=0.0, rng=rng)
+    lesion.t_cells.step(lesion, TCellSignals(day=0.0, dt=1.0, pd1_free=1.0, suppression=0.0, rng=rng))
     return int(lesion.t_cells.kills.sum()), lesion.t_cells.exhausted_count(), int(lesion.t_cells.secondary.sum())
 
 

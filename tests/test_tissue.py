@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from abscopal.config import resolve
-from abscopal.lesion import EMPTY, LIVE, NECROTIC, Lesion
+from abscopal.lesion import Lesion
+from abscopal.lesion.geometry import EMPTY
+from abscopal.lesion.tissue import LIVE, NECROTIC
 from abscopal.model import AbscopalModel
 from abscopal.streams import Streams, replicate_seed
 from conftest import small_config
@@ -51,7 +53,7 @@ def one_lesion(cells: list[tuple[int, int, int]], growth_rate_per_day: float = 0
     lesion.state[:] = EMPTY
     for r, c, state in cells:
         lesion.state[r, c] = state
-    lesion._find_box()
+    lesion.tissue._find_box()
     return lesion
 
 
@@ -61,8 +63,8 @@ def test_a_lesion_of_0_to_2_cells_lives_on(cells):
     lesion = one_lesion(cells)
     for k in range(40 * 4):  # 40 days of 6 h steps
         lesion.grow(k / 4, 0.25)
-        lesion.spontaneous_death(0.25, lesion.live_sites())
-        lesion.clear_dead(0.25)
+        lesion.spontaneous_death(0.25, lesion.tissue.live_sites())
+        lesion.tissue.clear_dead(0.25, lesion.rng["clearance"])
         lesion.counts()
 
 

@@ -11,9 +11,22 @@ Counts, not agents: the lesion's DC pool is a compartment advanced exactly over 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..odes import hill, linear_step
+
+
+@dataclass(frozen=True)
+class DCSignals:
+    """What a lesion's DCs read over a step of ``dt`` days."""
+
+    dt: float
+    antigen: float  # the lesion's intact antigen, cell-equivalents
+    damp_at_antigen: float  # antigen-weighted DAMP level per lattice site
+    apoptotic_share: float = 0.0  # the share of the antigen released by apoptotic cells (0-1)
+    adjuvant_signal: float = 0.0  # an adjuvant's maturation signal (0-1), independent of the DAMPs'
 
 
 class LesionDendriticCells:
@@ -26,17 +39,12 @@ class LesionDendriticCells:
         self.apoptotic_immature = 0.0  # the immature DCs whose cargo is apoptotic-cell antigen
         self.apoptotic_tolerogenic_out = 0.0  # of those, DCs that reached the node during the last step
 
-    def step(self, antigen: float, damp_at_antigen: float, dt: float, adjuvant_signal: float = 0.0,
-             apoptotic_share: float = 0.0) -> tuple[float, float]:
-        """Advance by dt days; returns (mature, tolerogenic) DCs that reached the node during the step
-        (``apoptotic_tolerogenic_out``: the tolerogenic ones loaded with apoptotic-cell antigen).
-
-        antigen: the lesion's intact antigen (cell-equivalents); damp_at_antigen: antigen-weighted
-        DAMP level per lattice site; adjuvant_signal: maturation signal of an adjuvant (0-1), which
-        combines with the DAMP signal as an independent stimulus; apoptotic_share: the share of the
-        antigen released by apoptotic cells (0-1).
-        """
-        p = self.p
+    def step(self, s: DCSignals) -> tuple[float, float]:
+        """Advance by ``s.dt`` days; returns (mature, tolerogenic) DCs that reached the node during the step
+        (``apoptotic_tolerogenic_out``: the tolerogenic ones loaded with apoptotic-cell antigen). The adjuvant's
+        signal combines with the DAMP signal as an independent stimulus."""
+        p, antigen, damp_at_antigen, dt = self.p, s.antigen, s.damp_at_antigen, s.dt
+        adjuvant_signal, apoptotic_share = s.adjuvant_signal, s.apoptotic_share
         loading = p["loading_per_day_max"] * antigen / (antigen + p["antigen_half_saturation"])
         damp_signal = float(hill(damp_at_antigen, p["damp_half_saturation"], p["damp_hill"]))
         maturation = p["maturation_per_day"] * (1.0 - (1.0 - damp_signal) * (1.0 - adjuvant_signal))
@@ -56,3 +64,7 @@ class LesionDendriticCells:
         self.immature, self.mature, self.apoptotic_immature = x[0], x[1], x[4]
         self.apoptotic_tolerogenic_out = x[5]
         return x[2], x[3]
+
+    def record(self) -> dict[str, float]:
+        """The DCs' column of the lesion's row of the time series: antigen-loaded DCs still in the lesion."""
+        return {"loaded_dcs": self.immature + self.mature}

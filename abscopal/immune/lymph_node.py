@@ -26,70 +26,95 @@ step's midpoint.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..odes import hill, linear_step, relax
 
 
+class Compartments:
+    """Where each compartment of the node and the blood sits in the state vector (cells; the Treg level relative to
+    baseline), which is advanced as one linear system: single compartments by index, chains by slice."""
+
+    mature_dcs, tolerogenic_dcs, naive, memory = 0, 1, 2, 3  # memory: recall-competent memory CD8 cells
+
+    def __init__(self, divisions: int, memory_divisions: int, maturation_stages: int):
+        n, m, s = divisions, memory_divisions, maturation_stages
+        self.generations = slice(4, 4 + n)  # activated naive cells, by division
+        self.blood = 4 + n  # blood effectors
+        self.treg = 5 + n  # systemic Treg level
+        self.activated = 6 + n  # naive cells activated (cumulative)
+        self.primary = 7 + n  # blood effectors of the primary response
+        self.memory_generations = slice(8 + n, 8 + n + m)  # reactivated memory cells, by division
+        self.recalled = 8 + n + m  # memory cells reactivated (cumulative)
+        self.precursor_stages = slice(9 + n + m, 9 + n + m + s)  # memory precursors maturing
+        self.size = 9 + n + m + s
+
+
+@dataclass(frozen=True)
+class NodeSignals:
+    """What the node and the blood read over a step of ``dt`` days (cells arriving or leaving during it)."""
+
+    dt: float
+    mature_dcs_in: float  # mature DCs arriving from the lesions
+    tolerogenic_dcs_in: float  # tolerogenic (immature, antigen-loaded) DCs arriving
+    recruited: float  # effectors that left the blood into lesions
+    anti_ctla4_occupancy: float  # 0-1
+    apoptotic_tolerogenic_dcs_in: float = 0.0  # the tolerogenic DCs among them that carry apoptotic-cell antigen
+
+
 class LymphNode:
     """Counts of the systemic compartments (cells; Treg level relative to baseline)."""
 
-    def __init__(self, p: dict, blood_elimination_per_day: float):
+    def __init__(self, p: dict, blood_elimination_per_day: float, dc_death_per_day: float):
+        """``dc_death_per_day``: death rate of DCs in the node (``dendritic_cells.lymph_node_death_per_day``)."""
         self.p = p
         self.elimination = blood_elimination_per_day
-        self.n = p["divisions"]
-        self.m = p["memory_divisions"]
-        self.s = p["memory_maturation_stages"]
-        # x = [mature DCs, tolerogenic DCs, naive, memory, generations 0..n-1, blood effectors, Treg level,
-        #      activated (cumulative), blood effectors of the primary response, memory generations 0..m-1,
-        #      memory reactivated (cumulative), memory precursor stages 0..s-1]
-        self.x = np.zeros(9 + self.n + self.m + self.s)
-        self.x[2] = p["naive_precursors"]
-        self.x[5 + self.n] = 1.0
+        self.dc_death_per_day = dc_death_per_day
+        self.at = Compartments(p["divisions"], p["memory_divisions"], p["memory_maturation_stages"])
+        self.x = np.zeros(self.at.size)
+        self.x[self.at.naive] = p["naive_precursors"]
+        self.x[self.at.treg] = 1.0
         self.treg_inducing_dcs = 0.0  # tolerogenic DCs in the node weighted by their Treg induction
 
     @property
     def blood_effectors(self) -> float:
-        return float(self.x[4 + self.n])
+        return float(self.x[self.at.blood])
 
     @property
     def secondary_share(self) -> float:
         """Fraction of the blood effectors made by reactivated memory cells (0 while there is less than one)."""
-        blood, primary = self.x[4 + self.n], self.x[7 + self.n]
+        blood, primary = self.x[self.at.blood], self.x[self.at.primary]
         return float((blood - primary) / blood) if blood - primary >= 1.0 else 0.0
 
     @property
     def treg_level(self) -> float:
-        return float(self.x[5 + self.n])
+        return float(self.x[self.at.treg])
 
-    def step(self, mature_in: float, tolerogenic_in: float, recruited: float, occ_ctla4: float,
-             dc_death_per_day: float, dt: float, apoptotic_tolerogenic_in: float = 0.0) -> None:
-        """Advance by dt days.
-
-        mature_in, tolerogenic_in: DCs arriving during the step; recruited: effectors that left the
-        blood into lesions during the step; occ_ctla4: anti-CTLA-4 receptor occupancy (0-1);
-        apoptotic_tolerogenic_in: the tolerogenic DCs among them that carry apoptotic-cell antigen.
-        """
-        p, n, m, x = self.p, self.n, self.m, self.x
-        blood, treg, activated, primary, recalled = 4 + n, 5 + n, 6 + n, 7 + n, 8 + n + m
-        memory_gen, precursors = 8 + n, 9 + n + m  # first generation of reactivated memory cells; first precursor stage
-        s = self.s
+    def step(self, s: NodeSignals) -> None:
+        """Advance by ``s.dt`` days."""
+        p, x, i, dt, dc_death_per_day = self.p, self.x, self.at, s.dt, self.dc_death_per_day
+        mature_in, tolerogenic_in, recruited, occ_ctla4 = (s.mature_dcs_in, s.tolerogenic_dcs_in, s.recruited,
+                                                          s.anti_ctla4_occupancy)
+        apoptotic_tolerogenic_in = s.apoptotic_tolerogenic_dcs_in
         priming = (1.0 - p["ctla4_priming_inhibition"] * (1.0 - occ_ctla4)) * (
-            p["treg_half_suppression"] / (p["treg_half_suppression"] + x[treg])
+            p["treg_half_suppression"] / (p["treg_half_suppression"] + x[i.treg])
         )
         # the DCs present during the step: the mean of the start and the (exactly predicted) end value,
         # so that priming does not lag by a step
-        dc_end = relax(x[0], mature_in / dt, dc_death_per_day, dt)
-        tol_end = relax(x[1], tolerogenic_in / dt, dc_death_per_day, dt)
+        mature, tolerogenic = x[i.mature_dcs], x[i.tolerogenic_dcs]
+        dc_end = relax(mature, mature_in / dt, dc_death_per_day, dt)
+        tol_end = relax(tolerogenic, tolerogenic_in / dt, dc_death_per_day, dt)
         half, immature_weight = p["mature_dc_half_saturation"], p["memory_immature_dc_weight"]
-        dc_signal = 0.5 * float(hill(x[0], half) + hill(dc_end, half))
-        memory_signal = 0.5 * float(hill(x[0] + immature_weight * x[1], half)
+        dc_signal = 0.5 * float(hill(mature, half) + hill(dc_end, half))
+        memory_signal = 0.5 * float(hill(mature + immature_weight * tolerogenic, half)
                                     + hill(dc_end + immature_weight * tol_end, half))
         act = p["activation_per_day_max"] * dc_signal * priming
         recall = p["activation_per_day_max"] * memory_signal * priming
         k = p["proliferation_per_day"]
         elim = self.elimination
-        out_rate = recruited / dt / x[blood] if x[blood] > 0 else 0.0
+        out_rate = recruited / dt / x[i.blood] if x[i.blood] > 0 else 0.0
         without_cargo = p["treg_induction_without_apoptotic_cargo"]  # Treg induction relative to apoptotic cargo
         inducing_in = without_cargo * tolerogenic_in + (1.0 - without_cargo) * apoptotic_tolerogenic_in
         inducing_end = relax(self.treg_inducing_dcs, inducing_in / dt, dc_death_per_day, dt)
@@ -98,45 +123,55 @@ class LymphNode:
         treg_target = 1.0 + p["treg_tolerogenic_expansion"] * float(hill(inducing, p["tolerogenic_dc_half_saturation"]))
         a = np.zeros((len(x), len(x)))
         b = np.zeros(len(x))
-        a[0, 0] = a[1, 1] = -dc_death_per_day
-        b[0], b[1] = mature_in / dt, tolerogenic_in / dt
-        a[2, 2] = -act
-        a[precursors, primary] = p["memory_fraction"] * elim
-        stage = s / p["memory_maturation_days"]  # exit rate of each precursor stage, 1/day
-        for j in range(s):
-            a[precursors + j, precursors + j] = -stage
-            a[precursors + j + 1 if j + 1 < s else 3, precursors + j] = stage
-        a[3, 3] = -recall
-        a[4, 2] = a[activated, 2] = act
-        a[memory_gen, 3] = a[recalled, 3] = recall
-        for g in range(n):
-            a[4 + g, 4 + g] = -k
-            if g:
-                a[4 + g, 3 + g] = 2 * k
-        for g in range(m):
-            a[memory_gen + g, memory_gen + g] = -k
-            if g:
-                a[memory_gen + g, memory_gen + g - 1] = 2 * k
-        a[blood, 3 + n] = a[primary, 3 + n] = 2 * k
-        a[blood, memory_gen + m - 1] = 2 * k
-        a[blood, blood] = -(elim + out_rate)
-        a[primary, primary] = -(elim + out_rate)
-        a[treg, treg] = -(p["treg_turnover_per_day"] + p["treg_depletion_per_day_max"] * occ_ctla4)
-        b[treg] = p["treg_turnover_per_day"] * treg_target
+        a[i.mature_dcs, i.mature_dcs] = a[i.tolerogenic_dcs, i.tolerogenic_dcs] = -dc_death_per_day
+        b[i.mature_dcs], b[i.tolerogenic_dcs] = mature_in / dt, tolerogenic_in / dt
+        # priming: naive cells are activated into the first generation of a division chain
+        a[i.naive, i.naive] = -act
+        a[i.generations.start, i.naive] = a[i.activated, i.naive] = act
+        _division_chain(a, i.generations, k)
+        # the last generation's daughters leave into the blood (the primary response)
+        last = i.generations.stop - 1
+        a[i.blood, last] = a[i.primary, last] = 2 * k
+        # a share of the primary response's blood effectors become memory precursors, which mature in stages
+        stages = range(i.precursor_stages.start, i.precursor_stages.stop)
+        a[stages[0], i.primary] = p["memory_fraction"] * elim
+        stage = len(stages) / p["memory_maturation_days"]  # exit rate of each precursor stage, 1/day
+        for j in stages:
+            a[j, j] = -stage
+            a[j + 1 if j + 1 < stages.stop else i.memory, j] = stage
+        # recall: memory cells are reactivated into a shorter division chain, whose daughters enter the blood
+        a[i.memory, i.memory] = -recall
+        a[i.memory_generations.start, i.memory] = a[i.recalled, i.memory] = recall
+        _division_chain(a, i.memory_generations, k)
+        a[i.blood, i.memory_generations.stop - 1] = 2 * k
+        a[i.blood, i.blood] = -(elim + out_rate)
+        a[i.primary, i.primary] = -(elim + out_rate)
+        a[i.treg, i.treg] = -(p["treg_turnover_per_day"] + p["treg_depletion_per_day_max"] * occ_ctla4)
+        b[i.treg] = p["treg_turnover_per_day"] * treg_target
         self.x = np.maximum(linear_step(a, b, x, dt), 0.0)
 
     def record(self) -> dict[str, float]:
-        x, n, m = self.x, self.n, self.m
+        """The systemic row's columns of the node and the blood."""
+        x, i = self.x, self.at
         return {
-            "ln_mature_dcs": x[0],
-            "ln_tolerogenic_dcs": x[1],
+            "ln_mature_dcs": x[i.mature_dcs],
+            "ln_tolerogenic_dcs": x[i.tolerogenic_dcs],
             "ln_treg_inducing_dcs": self.treg_inducing_dcs,
-            "naive_cd8": x[2],
-            "memory_cd8": x[3] + x[9 + n + m :].sum(),
-            "recall_competent_memory_cd8": x[3],
-            "proliferating_cd8": float(x[4 : 4 + n].sum() + x[8 + n : 8 + n + m].sum()),
-            "blood_effectors": x[4 + n],
-            "treg_level": x[5 + n],
-            "primed_cd8_total": x[6 + n],
-            "memory_recalled_total": x[8 + n + m],
+            "naive_cd8": x[i.naive],
+            "memory_cd8": x[i.memory] + x[i.precursor_stages].sum(),
+            "recall_competent_memory_cd8": x[i.memory],
+            "proliferating_cd8": float(x[i.generations].sum() + x[i.memory_generations].sum()),
+            "blood_effectors": x[i.blood],
+            "treg_level": x[i.treg],
+            "primed_cd8_total": x[i.activated],
+            "memory_recalled_total": x[i.recalled],
         }
+
+
+def _division_chain(a: np.ndarray, chain: slice, k: float) -> None:
+    """In the rate matrix ``a``, the generations ``chain`` divide at ``k`` per day, each division feeding two
+    cells to the next generation."""
+    for g in range(chain.start, chain.stop):
+        a[g, g] = -k
+        if g > chain.start:
+            a[g, g - 1] = 2 * k

@@ -15,41 +15,57 @@ niche that resists checkpoint blockade: Shi et al. 2019; incomplete microwave ab
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..odes import hill, relax
+
+
+@dataclass(frozen=True)
+class SuppressorSignals:
+    """What a lesion's suppressors read over a step of ``dt`` days."""
+
+    dt: float
+    active_effectors: int  # active effectors in the lesion
+    cd8: int  # all effectors there, exhausted included
+    entering: int  # effectors that entered during the step
+    treg_level: float  # systemic Treg level (1 = baseline)
+    treg_depletion_per_day: float  # Treg depletion in the lesion by anti-CTLA-4, 1/day
+    area_mm2: float  # the lesion's tissue area, mm²
+    injury: float  # the lesion's injury inflammation (0-1)
 
 
 class Suppressors:
     """Treg and MDSC counts in one lesion."""
 
-    def __init__(self, p: dict):
+    def __init__(self, p: dict, injury_capacity_per_mm2: float):
+        """``injury_capacity_per_mm2``: the MDSCs per mm² that injury inflammation draws toward (section
+        ``inflammation``)."""
         self.p = p
+        self.injury_capacity_per_mm2 = injury_capacity_per_mm2
         self.tregs = 0.0
         self.mdscs = 0.0
         self.suppression = 0.0  # fraction by which suppressors reduce the kill probability (0-1)
         self.pd1_expression = 1.0  # PD-1 of the lesion's CD8 cells relative to that with abundant Tregs (0-1)
 
-    def step(self, effectors: int, cd8: int, entering: int, treg_level: float, treg_depletion_per_day: float,
-             area_mm2: float, dt: float, injury: float, injury_capacity_per_mm2: float) -> None:
-        """Advance by dt days.
-
-        effectors: active effectors in the lesion; cd8: all effectors there, exhausted included;
-        entering: effectors that entered during the step;
-        treg_level: systemic Treg level (1 = baseline); area_mm2: the lesion's tissue area;
-        injury: the lesion's injury inflammation (0-1), drawing MDSCs toward injury_capacity_per_mm2.
-        """
-        p = self.p
-        area = max(area_mm2, 1e-9)
-        inflammation = float(hill(effectors / area, p["inflammation_half_effectors_per_mm2"]))
+    def step(self, s: SuppressorSignals) -> None:
+        """Advance by ``s.dt`` days."""
+        p, dt, injury = self.p, s.dt, s.injury
+        area = max(s.area_mm2, 1e-9)
+        inflammation = float(hill(s.active_effectors / area, p["inflammation_half_effectors_per_mm2"]))
         by_effectors = p["mdsc_recruitment_per_day"] * inflammation  # per day, toward the lesion's capacity
         by_injury = p["mdsc_recruitment_per_day"] * injury
-        target = (by_effectors * p["mdsc_capacity_per_mm2"] + by_injury * injury_capacity_per_mm2) * area
+        target = (by_effectors * p["mdsc_capacity_per_mm2"] + by_injury * self.injury_capacity_per_mm2) * area
         recruit = by_effectors + by_injury * (1.0 - inflammation)  # either inflammation recruits
         self.mdscs = relax(self.mdscs, target, recruit + p["mdsc_death_per_day"], dt)
-        treg_influx = p["treg_per_recruited_effector"] * treg_level * entering / dt
-        self.tregs = relax(self.tregs, treg_influx, p["treg_death_per_day"] + treg_depletion_per_day, dt)
-        treg_ratio = self.tregs / max(cd8, 1)
+        treg_influx = p["treg_per_recruited_effector"] * s.treg_level * s.entering / dt
+        self.tregs = relax(self.tregs, treg_influx, p["treg_death_per_day"] + s.treg_depletion_per_day, dt)
+        treg_ratio = self.tregs / max(s.cd8, 1)
         by_tregs = float(hill(treg_ratio, p["treg_ratio_half_suppression"]))
         treg_support = float(hill(treg_ratio, p["treg_ratio_half_pd1"], p["treg_pd1_hill"]))
         self.pd1_expression = 1.0 - p["treg_pd1_share"] * (1.0 - treg_support)
         by_mdscs = float(hill(self.mdscs / area, p["mdsc_half_suppression_per_mm2"]))
         self.suppression = 1.0 - (1.0 - by_tregs) * (1.0 - by_mdscs)
+
+    def record(self) -> dict[str, float]:
+        """The suppressors' columns of the lesion's row of the time series (cells)."""
+        return {"tregs": self.tregs, "mdscs": self.mdscs}

@@ -15,6 +15,7 @@ memory CD8 cells have a higher functional avidity (Mayya et al. 2019).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,6 +23,17 @@ from ..odes import hill
 
 LIVE, APOPTOTIC = 1, 3
 NEIGHBOURS = np.array([(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)])
+
+
+@dataclass(frozen=True)
+class TCellSignals:
+    """What a lesion's effectors read over a step of ``dt`` days from ``day``."""
+
+    day: float
+    dt: float
+    pd1_free: float  # the fraction of PD-1/PD-L1 binding left by the drugs x the PD-1 expression Tregs sustain
+    suppression: float  # fraction by which suppressors reduce the kill probability (0-1)
+    rng: np.random.Generator
 
 
 class EffectorTCells:
@@ -74,12 +86,9 @@ class EffectorTCells:
         secondary = rng.random(n) < secondary_share if secondary_share > 0 else np.zeros(n, bool)
         self.secondary = np.concatenate([self.secondary, secondary])
 
-    def step(self, lesion, day: float, dt: float, pd1_free: float, suppression: float,
-             rng: np.random.Generator) -> None:
-        """Move, engage and kill, exhaust and die over dt days.
-
-        pd1_free: the fraction of PD-1/PD-L1 binding left by the drugs, (1 - occ anti-PD-1)(1 - occ anti-PD-L1).
-        """
+    def step(self, lesion, s: TCellSignals) -> None:
+        """Move, engage and kill, exhaust and die over ``s.dt`` days."""
+        day, dt, pd1_free, suppression, rng = s.day, s.dt, s.pd1_free, s.suppression, s.rng
         self._keep(self.death_day > day + dt / 2)  # those dying during the step, counted as half a step's life
         if self.size == 0:
             return
