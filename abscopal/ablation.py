@@ -4,7 +4,8 @@ Each modality maps every lattice site's distance from the probe, applicator or b
 (``distance_mm``) and the radius of the treated zone's outer edge (``edge_radius_mm``: the
 iceball's 0 °C edge, the necrosis isotherm, the radiation field edge) to the probability that a
 tumour cell there dies by necrosis and the probability that it dies by apoptosis, and, for heat,
-the sublethal injury of a cell that survives there. The functions are pure and
+the sublethal injury of a cell that survives there; for radiotherapy, the probability that a cell is
+lethally damaged (it dies later) and the DAMP yield of its death. The functions are pure and
 deterministic: the caller draws one uniform number per cell.
 """
 
@@ -16,6 +17,8 @@ from numbers import Integral
 
 import numpy as np
 
+from . import oxygen
+
 
 @dataclass(frozen=True)
 class AblationZone:
@@ -25,6 +28,10 @@ class AblationZone:
     apoptosis: np.ndarray  # probability that it dies by apoptosis; necrosis + apoptosis <= 1
     temperature_c: np.ndarray | None  # the temperature map the kill came from (None for radiotherapy)
     injury: np.ndarray | None = None  # sublethal injury (0-1) of a cell that survives there (heat only)
+    # probability that a cell there is lethally damaged, to die later (at a mitosis or by delayed apoptosis;
+    # radiotherapy only); necrosis + apoptosis + lethal_damage <= 1
+    lethal_damage: np.ndarray | None = None
+    damp_yield: np.ndarray | None = None  # DAMPs of a death there, in necrotic deaths' units (radiotherapy)
 
 
 def _require(ok: bool, name: str, value, allowed: str) -> None:
@@ -169,19 +176,33 @@ def radiotherapy(
     distance_mm,
     edge_radius_mm: float,
     *,
+    po2_mmhg=math.inf,
     dose_per_fraction_gy: float = 8.0,
     alpha_per_gy: float = 0.3,
     beta_per_gy2: float = 0.03,
     penumbra_mm: float = 1.0,
-    necrosis_fraction: float = 0.3,
+    oer_max: float = 3.0,
+    oxygen_k_mmhg: float = 3.0,
+    early_apoptosis_fraction: float = 0.05,
+    damp_yield_per_gy: float = 0.1,
+    trex1_half_dose_gy: float = 15.0,
+    trex1_hill: float = 4.0,
 ) -> AblationZone:
     """One radiotherapy fraction with its field edge at ``edge_radius_mm``.
 
     Dose (Gy) is ``dose_per_fraction_gy`` inside the field and falls linearly to 0 over
-    ``penumbra_mm`` (mm) outside it. Linear-quadratic survival S = exp(-(alpha d + beta d^2));
+    ``penumbra_mm`` (mm) outside it. Linear-quadratic survival S = exp(-(alpha D + beta D^2)) of the
+    dose D a cell effectively receives: its dose times the oxygen's dose-modifying factor at its
+    ``po2_mmhg`` (mmHg; ``oxygen.dose_modifying_factor``: 1/``oer_max`` when anoxic; inf = fully oxic).
     alpha = 0.3 /Gy and beta = 0.03 /Gy^2 give alpha/beta = 10 Gy, typical of tumours (van Leeuwen
-    et al. 2018, Radiat Oncol 13:96). Deaths (1 - S) are necrotic with share ``necrosis_fraction``
-    (an assumption) and apoptotic otherwise. There is no temperature map.
+    et al. 2018, Radiat Oncol 13:96).
+    A cell that does not survive is lethally damaged: it dies at once by apoptosis with probability
+    ``early_apoptosis_fraction`` (interphase apoptosis, a small share in solid tumours), else later, at
+    a mitosis or by delayed apoptosis (``lethal_damage``: the lesion carries it out).
+    Each death of a cell damaged by this fraction releases ``damp_yield`` DAMPs (in units of a necrotic
+    death's, whatever its mode; see ``immunogenic_yield``): rising with the cell's dose, falling above the
+    TREX1 threshold.
+    There is no temperature map and no immediate necrosis.
     """
     distance = _distances(distance_mm)
     _require(edge_radius_mm >= 0.0, "edge_radius_mm", edge_radius_mm, "a radius >= 0 mm")
@@ -189,7 +210,11 @@ def radiotherapy(
     _require(alpha_per_gy >= 0.0, "alpha_per_gy", alpha_per_gy, "a value >= 0 /Gy")
     _require(beta_per_gy2 >= 0.0, "beta_per_gy2", beta_per_gy2, "a value >= 0 /Gy^2")
     _require(penumbra_mm >= 0.0, "penumbra_mm", penumbra_mm, "a width >= 0 mm")
-    _probability("necrosis_fraction", necrosis_fraction)
+    _require(oer_max >= 1.0, "oer_max", oer_max, "a ratio >= 1")
+    _require(oxygen_k_mmhg > 0.0, "oxygen_k_mmhg", oxygen_k_mmhg, "a pressure > 0 mmHg")
+    _probability("early_apoptosis_fraction", early_apoptosis_fraction)
+    po2 = np.asarray(po2_mmhg, dtype=float)
+    _require(bool(np.all(po2 >= 0.0)), "po2_mmhg", float(np.min(po2)), "pressures >= 0 mmHg")
 
     outside_mm = np.maximum(distance - edge_radius_mm, 0.0)
     if penumbra_mm > 0.0:
@@ -197,8 +222,30 @@ def radiotherapy(
     else:
         relative_dose = (outside_mm == 0.0).astype(float)
     dose = dose_per_fraction_gy * relative_dose
-    death = -np.expm1(-(alpha_per_gy * dose + beta_per_gy2 * dose**2))
-    return _zone(death, necrosis_fraction, None)
+    effective = dose * oxygen.dose_modifying_factor(po2, oer_max, oxygen_k_mmhg)
+    lethal = -np.expm1(-(alpha_per_gy * effective + beta_per_gy2 * effective**2))
+    early = lethal * early_apoptosis_fraction
+    return AblationZone(necrosis=np.zeros_like(lethal), apoptosis=early, temperature_c=None,
+                        lethal_damage=lethal - early,
+                        damp_yield=immunogenic_yield(dose, damp_yield_per_gy, trex1_half_dose_gy, trex1_hill))
+
+
+def immunogenic_yield(dose_gy, damp_yield_per_gy: float, trex1_half_dose_gy: float, trex1_hill: float) -> np.ndarray:
+    """DAMPs released by the death of a cell lethally damaged by a fraction of ``dose_gy`` (Gy), in units of
+    a necrotic death's, whether it dies by apoptosis or necrosis (immunogenic cell death).
+
+    The cytosolic DNA that an irradiated cell accumulates, and senses through cGAS-STING, rises with the
+    dose (``damp_yield_per_gy`` per Gy); above 12-18 Gy in a single fraction the cell induces the
+    exonuclease TREX1, which degrades it (Vanpouille-Box et al. 2017, Nat Commun 8:15618), so the yield
+    is multiplied by 1 / (1 + (dose / ``trex1_half_dose_gy``)^``trex1_hill``): it peaks near
+    ``trex1_half_dose_gy`` and falls at higher single doses (one 20 Gy fraction yields less per death
+    than an 8 Gy one).
+    """
+    _require(damp_yield_per_gy >= 0.0, "damp_yield_per_gy", damp_yield_per_gy, "a yield >= 0 /Gy")
+    _require(trex1_half_dose_gy > 0.0, "trex1_half_dose_gy", trex1_half_dose_gy, "a dose > 0 Gy")
+    _require(trex1_hill > 0.0, "trex1_hill", trex1_hill, "a Hill coefficient > 0")
+    dose = np.asarray(dose_gy, dtype=float)
+    return damp_yield_per_gy * dose / (1.0 + (dose / trex1_half_dose_gy) ** trex1_hill)
 
 
 MODALITIES = {"cryo": cryoablation, "heat": heat_ablation, "radiotherapy": radiotherapy}

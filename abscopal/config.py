@@ -123,7 +123,6 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "antigen_quality_radiotherapy": P(1.0, "-", "intact fraction of antigen released by radiotherapy", "assumption", 0, 1),
         "damp_yield_cryo": P(1.0, "-", "DAMP yield factor of cryoablation deaths", "assumption", 0, 10),
         "damp_yield_heat": P(0.7, "-", "DAMP yield factor of heat-ablation deaths (proteins denatured)", "assumption", 0, 10),
-        "damp_yield_radiotherapy": P(0.8, "-", "DAMP yield factor of radiation deaths (immunogenic cell death)", "assumption", 0, 10),
         "antigen_decay_per_day": P(2.0, "1/day", "degradation of extracellular antigen", "qspio_tnbc", 0, 100),
         "damp_decay_per_day": P(4.0, "1/day", "degradation of DAMPs (ATP and HMGB1 are short-lived)", "assumption", 0, 100),
         "diffusion_um2_per_s": P(10.0, "µm²/s", "diffusion coefficient of antigen and DAMPs in tumour interstitium", "pluen2001", 0, 1000),
@@ -304,10 +303,26 @@ SECTIONS["inflammation"] = {
     "mdsc_capacity_per_mm2": P(300.0, "cells/mm²", "MDSC density a fully inflamed (heat-injured) lesion fills up to: incomplete thermal ablation leaves a myeloid-dominated niche", "imwa_gr1", 0, 1e5),
 }
 SECTIONS["radiotherapy"] = {
-    "alpha_per_gy": P(0.3, "1/Gy", "linear-quadratic alpha", "vanleeuwen2018", 0, 5),
-    "beta_per_gy2": P(0.03, "1/Gy²", "linear-quadratic beta (alpha/beta = 10 Gy)", "vanleeuwen2018", 0, 5),
+    "alpha_per_gy": P(0.3, "1/Gy", "linear-quadratic alpha of well-oxygenated tumour cells", "vanleeuwen2018", 0, 5),
+    "beta_per_gy2": P(0.03, "1/Gy²", "linear-quadratic beta of well-oxygenated tumour cells (alpha/beta = 10 Gy)", "vanleeuwen2018", 0, 5),
     "penumbra_mm": P(1.0, "mm", "dose fall-off width outside the field edge", "assumption", 0, 50),
-    "necrosis_fraction": P(0.3, "-", "necrotic share of radiation deaths", "assumption", 0, 1),
+    "oer_max": P(3.0, "-", "oxygen enhancement ratio of anoxic cells: the dose a fully hypoxic cell needs for the effect of 1 Gy in an oxic one (2.7-3.0 for X-rays; a dose modifier: alpha / OER, beta / OER²)", "vaupel1992", 1, 5),
+    "oxygen_k_mmhg": P(3.0, "mmHg", "pO2 giving radiosensitivity halfway between anoxia and full oxygenation (Alper & Howard-Flanders' K; 3-4 mmHg)", "vaupel1992", 0.1, 50),
+    "early_apoptosis_fraction": P(0.05, "-", "share of the lethally damaged cells that die within a day by interphase apoptosis (a small subset in solid tumours; most die at mitosis later; the share chosen)", "sia2020", 0, 1),
+    "damp_yield_per_gy": P(0.1, "1/Gy", "DAMPs released by the death of a cell a fraction lethally damaged, per Gy of that fraction, in units of a necrotic death's DAMPs whatever its mode (immunogenic cell death), below the TREX1 threshold: cytosolic DNA rises with dose (linear: an assumption; 8 Gy gives about the 0.8 the model used as radiation's DAMP yield)", "assumption", 0, 10),
+    "trex1_half_dose_gy": P(15.0, "Gy", "single-fraction dose at which TREX1 induction halves the cytosolic-DNA (DAMP) yield per death (induced above 12-18 Gy, dsDNA cleared and IFN-β lost at 20 Gy)", "vanpouillebox2017", 1, 100),
+    "trex1_hill": P(4.0, "-", "Hill coefficient of that TREX1 ceiling (steep: induction appears between 12 and 18 Gy; the steepness chosen)", "assumption", 0.5, 20),
+}
+#: What a lesion does with the cells radiotherapy lethally damaged: they live on until a mitosis or delayed apoptosis.
+SECTIONS["radiation_damage"] = {
+    "abortive_divisions": P(1, "divisions", "divisions a lethally damaged cell still completes (its daughters inherit the damage) before it dies at the next mitosis attempt (mitotic catastrophe; time-lapse studies see death after one to a few divisions; the number chosen)", "dewey_timelapse", 0, 10),
+    "delayed_apoptosis_per_day": P(0.1, "1/day", "rate at which a lethally damaged cell dies by delayed apoptosis whether it divides or not (the only death of a quiescent damaged cell; half-life 7 days, so that lethally irradiated lesions shrink over 1-3 weeks)", "assumption", 0, 10),
+    "mitotic_death_necrosis_fraction": P(0.3, "-", "necrotic share of deaths at mitosis (mitotic catastrophe ends in necrosis or apoptosis; no published split)", "assumption", 0, 1),
+}
+#: Oxygen without vessels (``abscopal/oxygen.py``): it enters at the lesion's outer edge.
+SECTIONS["oxygen"] = {
+    "edge_po2_mmhg": P(40.0, "mmHg", "pO2 at the lesion's outer edge (about that of capillary and venous blood, 40 mmHg; tumour medians are about 10)", "vaupel1989", 0, 200),
+    "diffusion_distance_um": P(160.0, "µm", "depth below the outer edge at which oxygen is used up (planar diffusion with constant consumption: pO2 = edge (1 - depth/L)²); 150-200 µm, the same depth as the proliferative rim", "thomlinson1955", 10, 2000),
 }
 ADJUVANT: dict[str, Param] = {
     "agent": P("cpg", "", "the adjuvant: cpg (CpG oligodeoxynucleotide, a TLR9 agonist)", "denbrok2006", choices=("cpg",)),

@@ -18,9 +18,10 @@ import os
 #: the execution layer), plus the ~40 MB by which the peak of one run varied between fresh environments
 #: (243-284 MB for two 15 mm lesions in 16 mm domains).
 BASE_MB = 240.0
-#: Peak bytes per lattice site: 15 in per-cell arrays, about 45 per site of tissue in the temporaries of
-#: growth and ablation; a lesion may grow to fill its domain (measured 50 at a disc filling 78 % of it).
-BYTES_PER_SITE = 60.0
+#: Peak bytes per lattice site: 20 in per-cell arrays (5 of them radiotherapy's lethal damage), about 45 per
+#: site of tissue in the temporaries of growth and ablation; a lesion may grow to fill its domain (measured 50 at
+#: a disc filling 78 % of it, before the lethal-damage arrays).
+BYTES_PER_SITE = 65.0
 #: Peak bytes per field pixel: four float64 fields, the diffusion operators and their products (measured ~50).
 BYTES_PER_PIXEL = 64.0
 

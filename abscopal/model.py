@@ -138,6 +138,7 @@ class AbscopalModel(mesa.Model):
             lesion.grow(day, dt)
             live = lesion.tissue.live_sites()
             lesion.spontaneous_death(dt, live)
+            lesion.delayed_radiation_death(dt, live)
             lesion.tissue.clear_dead(dt, lesion.rng["clearance"])
             lesion.t_cells.admit(entering, lesion, day + dt / 2, entry, ln.secondary_share)  # entering over the step
             # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain

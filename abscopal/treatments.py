@@ -30,7 +30,9 @@ class Ablation:
         self.zone = partial(modalities.MODALITIES[modality], **physics)
         rel = params["release"]
         self.quality = rel[f"antigen_quality_{modality}"]
-        self.damp_factor = rel[f"damp_yield_{modality}"]
+        # radiotherapy's DAMP yield depends on each cell's dose (the zone's damp_yield), the others' on the modality
+        self.damp_factor = 1.0 if modality == "radiotherapy" else rel[f"damp_yield_{modality}"]
+        self.oxygen = params["oxygen"] if modality == "radiotherapy" else None  # radiation kills by the cells' pO2
         at = model.time_of(settings["day"])
         if modality == "radiotherapy":
             model.schedule_recurring(
@@ -42,7 +44,7 @@ class Ablation:
 
     def apply(self) -> None:
         lesion = self.model.lesions[self.settings["lesion"]]
-        killed = lesion.ablate(self.zone, self.settings, self.quality, self.damp_factor)
+        killed = lesion.ablate(self.zone, self.settings, self.quality, self.damp_factor, self.oxygen)
         self.model.log_event("ablation", self.settings["lesion"], modality=self.settings["modality"], **killed)
 
 

@@ -5,7 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from abscopal.ablation import MODALITIES, AblationZone, cryoablation, heat_ablation, radiotherapy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from abscopal.ablation import MODALITIES, AblationZone, cryoablation, heat_ablation, immunogenic_yield, radiotherapy
+from abscopal.oxygen import dose_modifying_factor, po2_mmhg
 
 EDGE_MM = 20.0
 STEP_MM = 0.01
@@ -13,7 +17,9 @@ DISTANCE = np.arange(0.0, 40.0 + STEP_MM / 2, STEP_MM)
 
 
 def death(zone: AblationZone) -> np.ndarray:
-    return zone.necrosis + zone.apoptosis
+    """Probability of death now or later (radiotherapy's lethally damaged cells die later)."""
+    later = 0.0 if zone.lethal_damage is None else zone.lethal_damage
+    return zone.necrosis + zone.apoptosis + later
 
 
 def lethal_radius(zone: AblationZone) -> float:
@@ -136,33 +142,76 @@ def test_heat_injures_the_sublethal_rim_only_and_other_modalities_do_not():
 
 
 # ---- radiotherapy ---------------------------------------------------------------------------------
-def test_radiotherapy_linear_quadratic_survival():
+def test_radiotherapy_linear_quadratic_survival_and_lethal_damage_of_oxic_cells():
     zone = radiotherapy(np.array([0.0, 5.0]), 5.0, dose_per_fraction_gy=2.0, alpha_per_gy=0.3, beta_per_gy2=0.03)
     np.testing.assert_allclose(1.0 - death(zone), math.exp(-0.72))
-    np.testing.assert_allclose(zone.necrosis, 0.3 * death(zone))
-    assert zone.temperature_c is None
+    # most cells that do not survive are lethally damaged (they die later); a small share dies now by apoptosis
+    np.testing.assert_allclose(zone.apoptosis, 0.05 * death(zone))
+    np.testing.assert_allclose(zone.lethal_damage, 0.95 * death(zone))
+    assert np.all(zone.necrosis == 0.0) and zone.temperature_c is None
+
+
+@given(dose=st.floats(0.0, 30.0), po2=st.floats(0.0, 200.0), oer=st.floats(1.0, 4.0))
+def test_radiotherapy_oxygen_is_a_dose_modifier(dose, po2, oer):
+    """A cell at pO2 p survives a dose D as an oxic cell survives D x m(p): alpha is scaled by m and beta by m²;
+    an anoxic cell needs OER times the dose of an oxic one for the same survival."""
+    def survival(d, p):
+        z = radiotherapy(np.zeros(1), 5.0, dose_per_fraction_gy=d, po2_mmhg=p, oer_max=oer)
+        return float(1.0 - death(z)[0])
+
+    m = float(dose_modifying_factor(po2, oer, 3.0))
+    assert 1.0 / oer - 1e-12 <= m <= 1.0
+    assert survival(dose, po2) == pytest.approx(math.exp(-(0.3 * dose * m + 0.03 * (dose * m) ** 2)), rel=1e-9)
+    assert survival(oer * dose, 0.0) == pytest.approx(survival(dose, math.inf), rel=1e-9)
+    assert survival(dose, po2) <= survival(dose, po2 / 2) + 1e-12  # less oxygen, more survivors
+
+
+def test_oxygen_falls_from_the_edge_to_none_at_the_diffusion_distance():
+    depth = np.array([0.0, 40.0, 80.0, 160.0, 500.0])
+    np.testing.assert_allclose(po2_mmhg(depth, 40.0, 160.0), [40.0, 22.5, 10.0, 0.0, 0.0])
+    np.testing.assert_allclose(dose_modifying_factor(np.array([0.0, 3.0, np.inf]), 3.0, 3.0), [1 / 3, 2 / 3, 1.0])
 
 
 def test_radiotherapy_penumbra():
     zone = radiotherapy(np.array([4.0, 5.5, 6.0, 9.0]), 5.0, dose_per_fraction_gy=8.0, penumbra_mm=1.0)
     d = np.array([8.0, 4.0, 0.0, 0.0])
     np.testing.assert_allclose(death(zone), 1 - np.exp(-(0.3 * d + 0.03 * d**2)))
+    np.testing.assert_allclose(zone.damp_yield, immunogenic_yield(d, 0.1, 15.0, 4.0))
     sharp = radiotherapy(np.array([5.0, 5.01]), 5.0, penumbra_mm=0.0)
     assert death(sharp)[0] > 0.9 and death(sharp)[1] == 0.0
+
+
+def test_trex1_ceiling_a_single_20_gy_fraction_yields_less_per_death_than_8_gy_fractions():
+    """Vanpouille-Box 2017: TREX1, induced above 12-18 Gy, clears cytosolic DNA; 8 Gy x 3 was immunogenic, 20 Gy
+    was not. Per death, 20 Gy yields less than 8 Gy, whose yield is near the dose-proportional one."""
+    y8, y20 = immunogenic_yield(8.0, 0.1, 15.0, 4.0), immunogenic_yield(20.0, 0.1, 15.0, 4.0)
+    assert y20 < 0.7 * y8
+    assert y8 > 0.9 * 0.8  # TREX1 barely induced at 8 Gy
+    assert immunogenic_yield(0.0, 0.1, 15.0, 4.0) == 0.0
+
+
+@given(low=st.floats(0.0, 10.0), high=st.floats(0.0, 10.0))
+def test_immunogenic_yield_rises_below_and_falls_above_the_trex1_threshold(low, high):
+    low, high = sorted((low, high))
+    peak = 15.0 / 3.0 ** 0.25  # d/dD of D / (1 + (D/h)^4) vanishes at D = h / 3^(1/4)
+    y = lambda d: float(immunogenic_yield(d, 0.1, 15.0, 4.0))  # noqa: E731
+    assert y(low * peak / 10) <= y(high * peak / 10) + 1e-12
+    assert y(peak + low * 3) >= y(peak + high * 3) - 1e-12
 
 
 # ---- all modalities -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "kwargs"), [
     ("cryo", {}), ("cryo", {"freeze_rate_c_per_min": 5.0, "freeze_thaw_cycles": 3, "rim_death_max": 1.0}),
     ("heat", {}), ("heat", {"rim_death_max": 1.0, "rim_apoptosis_fraction": 0.3}),
-    ("radiotherapy", {}), ("radiotherapy", {"dose_per_fraction_gy": 30.0, "necrosis_fraction": 0.9}),
+    ("radiotherapy", {}), ("radiotherapy", {"dose_per_fraction_gy": 30.0, "early_apoptosis_fraction": 0.9}),
+    ("radiotherapy", {"po2_mmhg": np.linspace(0.0, 60.0, 2500).reshape(50, 50)}),
 ])
 def test_probabilities_are_valid_everywhere(name, kwargs):
     distance = np.random.default_rng(0).uniform(0.0, 40.0, size=(50, 50))
     zone = MODALITIES[name](distance, EDGE_MM, **kwargs)
     assert zone.necrosis.shape == zone.apoptosis.shape == distance.shape
     assert np.all(zone.necrosis >= 0) and np.all(zone.apoptosis >= 0)
-    assert np.all(zone.necrosis + zone.apoptosis <= 1.0 + 1e-12)  # 1e-12: float rounding of the split
+    assert np.all(death(zone) <= 1.0 + 1e-12)  # 1e-12: float rounding of the split
     with pytest.raises(AttributeError):
         zone.necrosis = zone.apoptosis  # frozen
 
@@ -185,7 +234,12 @@ def test_probabilities_are_valid_everywhere(name, kwargs):
     (heat_ablation, 20.0, {"rim_apoptosis_fraction": 2.0}, "rim_apoptosis_fraction"),
     (radiotherapy, 20.0, {"dose_per_fraction_gy": -1.0}, "dose_per_fraction_gy"),
     (radiotherapy, 20.0, {"penumbra_mm": -1.0}, "penumbra_mm"),
-    (radiotherapy, 20.0, {"necrosis_fraction": 1.5}, "necrosis_fraction"),
+    (radiotherapy, 20.0, {"early_apoptosis_fraction": 1.5}, "early_apoptosis_fraction"),
+    (radiotherapy, 20.0, {"oer_max": 0.5}, "oer_max"),
+    (radiotherapy, 20.0, {"oxygen_k_mmhg": 0.0}, "oxygen_k_mmhg"),
+    (radiotherapy, 20.0, {"po2_mmhg": -1.0}, "po2_mmhg"),
+    (radiotherapy, 20.0, {"trex1_half_dose_gy": 0.0}, "trex1_half_dose_gy"),
+    (radiotherapy, 20.0, {"damp_yield_per_gy": -0.1}, "damp_yield_per_gy"),
     (radiotherapy, -1.0, {}, "edge_radius_mm"),
 ])
 def test_bad_input_names_the_parameter(function, edge_mm, kwargs, name):

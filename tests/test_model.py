@@ -127,11 +127,14 @@ def test_radiotherapy_gives_one_event_per_fraction():
                                           "dose_per_fraction_gy": 8, "fractions": 3}
     ts, events = run_arm(cfg, "control")
     assert [e["day"] for e in events] == [0, 1, 2]
-    survival = math.exp(-(0.3 * 8 + 0.03 * 64))  # linear-quadratic, 1.3 % per 8 Gy fraction
-    before = lesion_series(ts, "index").loc[0]
-    killed = events[0]["necrotic"] + events[0]["apoptotic"]
-    assert before - killed == pytest.approx(before * survival, abs=4 * math.sqrt(before * survival))
-    assert events[0]["necrotic"] == pytest.approx(0.3 * killed, abs=4 * math.sqrt(killed))
+    # of the cells a fraction dooms, 5 % die now by apoptosis; the others live on, lethally damaged
+    first = events[0]
+    doomed = first["apoptotic"] + first["lethally_damaged"]
+    assert first["apoptotic"] == pytest.approx(0.05 * doomed, abs=4 * math.sqrt(0.05 * doomed))
+    assert first["necrotic"] == 0
+    index = lesion_series(ts, "index")
+    assert index.loc[1] > 0.5 * index.loc[0]  # not sterilised at once
+    assert lesion_series(ts, "index", "lethally_damaged_cells").loc[1] > 0.5 * first["lethally_damaged"]
 
 
 def test_drug_concentration_halves_each_half_life_and_occupancy_is_a_binding_curve():

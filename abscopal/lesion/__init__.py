@@ -15,6 +15,7 @@ import numpy as np
 from ..immune.dendritic_cells import LesionDendriticCells
 from ..immune.suppressors import Suppressors
 from ..immune.t_cells import EffectorTCells
+from ..oxygen import po2_mmhg
 from .fields import Fields
 from .tissue import APOPTOTIC, LIVE, NECROTIC, Tissue
 
@@ -68,12 +69,17 @@ class Lesion:
         """Fraction of each field pixel's sites holding a live tumour cell (the chemokine source)."""
         return self.fields.share_per_pixel(self.tissue.state, LIVE, *self.tissue.window(pad=0))
 
-    def kill(self, sites: np.ndarray, mode: int, quality: float, damp_factor: float) -> None:
-        """Cells at flat indices ``sites`` die by ``mode`` and release antigen and DAMPs."""
+    def kill(self, sites: np.ndarray, mode: int, quality: float, damp_factor: float,
+             damps: np.ndarray | None = None) -> None:
+        """Cells at flat indices ``sites`` die by ``mode`` and release antigen and DAMPs: their mode's DAMPs per cell
+        x ``damp_factor``, or ``damps`` (per cell) when given (radiation deaths: their damage's yield)."""
         rel = self.params["release"]
         per_cell = rel["necrotic_antigen_per_cell"] if mode == NECROTIC else rel["apoptotic_antigen_per_cell"]
         damp = rel["necrotic_damp_per_cell"] if mode == NECROTIC else rel["apoptotic_damp_per_cell"]
+        if damps is not None:
+            damp, damp_factor = damps, 1.0
         self.tissue.state.reshape(-1)[sites] = mode
+        self.tissue.lethal_damage.reshape(-1)[sites] = 0
         self.fields.release(sites, per_cell * quality * self.tissue.antigenicity.reshape(-1)[sites],
                             damp * damp_factor, apoptotic=mode == APOPTOTIC)
 
@@ -87,19 +93,40 @@ class Lesion:
         """The tissue grows (``Tissue.grow``), faster while injury inflames it."""
         rate = self.params["tumour"]["growth_rate_per_day"] * (
             1.0 + self.params["inflammation"]["proliferation_boost"] * self.injury_inflammation_over(dt))
-        self.tissue.grow(day, dt, rate, self.rng)
+        catastrophes = self.tissue.grow(day, dt, rate, self.rng)
+        if catastrophes.size:  # doomed cells that attempted mitosis: necrotic or apoptotic
+            share = self.params["radiation_damage"]["mitotic_death_necrosis_fraction"]
+            necrotic = self.rng["death"].random(catastrophes.size) < share
+            self._die_of_damage(catastrophes[necrotic], NECROTIC)
+            self._die_of_damage(catastrophes[~necrotic], APOPTOTIC)
 
     def spontaneous_death(self, dt: float, live: np.ndarray) -> None:
         """Live cells (flat indices ``live``) die by apoptosis at the spontaneous death rate."""
         self.kill(self.tissue.dying(dt, live, self.rng["death"]), APOPTOTIC, quality=1.0, damp_factor=1.0)
+
+    def delayed_radiation_death(self, dt: float, live: np.ndarray) -> None:
+        """Lethally damaged cells among the live ones (flat indices ``live``) die by delayed apoptosis."""
+        self._die_of_damage(self.tissue.dying_of_damage(dt, live, self.rng["death"]), APOPTOTIC)
+
+    def _die_of_damage(self, sites: np.ndarray, mode: int) -> None:
+        """Lethally damaged cells at flat ``sites`` die by ``mode``, releasing the DAMPs of their damage (the yield
+        of a radiation death, in units of a necrotic death's DAMPs, whatever the mode: immunogenic death)."""
+        rel = self.params["release"]
+        self.kill(sites, mode, quality=rel["antigen_quality_radiotherapy"], damp_factor=1.0,
+                  damps=rel["necrotic_damp_per_cell"] * self.tissue.damage_damp_yield.reshape(-1)[sites])
 
     def update_pd_l1(self, dt: float, live: np.ndarray) -> None:
         """PD-L1 of the cells live at the step's start relaxes toward the level the IFN-γ field induces."""
         self.tissue.update_pd_l1(dt, live, self.fields.ifn / self.fields.pixel_mm2, self.fields.pixel)
 
     # ---- treatments --------------------------------------------------------------------------
-    def ablate(self, zone_fn, settings: dict, quality: float, damp_factor: float) -> dict:
-        """Apply an ablation zone centred on the lesion (plus the probe offset); returns the kill counts."""
+    def ablate(self, zone_fn, settings: dict, quality: float, damp_factor: float, oxygen: dict | None = None) -> dict:
+        """Apply an ablation zone centred on the lesion (plus the probe offset); returns the kill counts.
+
+        With ``oxygen`` (the section's parameters; radiotherapy) the zone gets each cell's pO2 (``oxygen.po2_mmhg``
+        of its depth below the lesion's outer edge). Cells the zone damages lethally stay alive, doomed to die at a
+        mitosis or by delayed apoptosis, with the DAMPs of their dose (``Tissue.lethal_damage``).
+        """
         rs, cs = self.window(pad=0)
         r, c = np.nonzero(self.state[rs, cs] == LIVE)
         if r.size == 0:
@@ -109,19 +136,32 @@ class Lesion:
         cr, cc = r.mean(), c.mean() + settings["probe_offset_mm"] / mm
         lesion_radius_mm = math.sqrt(((r - r.mean()) ** 2 + (c - c.mean()) ** 2).max()) * mm + mm / 2
         distance_mm = np.hypot(r - cr, c - cc) * mm
-        zone = zone_fn(distance_mm, max(lesion_radius_mm + settings["margin_mm"], mm))  # at least one cell
+        extra = {}
+        if oxygen is not None:
+            depth = self.tissue.depth_um(r, c)
+            extra["po2_mmhg"] = po2_mmhg(depth, oxygen["edge_po2_mmhg"], oxygen["diffusion_distance_um"])
+        zone = zone_fn(distance_mm, max(lesion_radius_mm + settings["margin_mm"], mm), **extra)  # at least one cell
         u = self.rng["ablation"].random(r.size)
         necrotic = u < zone.necrosis
         apoptotic = ~necrotic & (u < zone.necrosis + zone.apoptosis)
         sites = r * self.state.shape[1] + c
-        self.kill(sites[necrotic], NECROTIC, quality, damp_factor)
-        self.kill(sites[apoptotic], APOPTOTIC, quality, damp_factor)
+        # radiation deaths release their dose's yield of a necrotic death's DAMPs, whatever the mode
+        damps = None if zone.damp_yield is None else self.params["release"]["necrotic_damp_per_cell"] * zone.damp_yield
+        for mode, dying in ((NECROTIC, necrotic), (APOPTOTIC, apoptotic)):
+            self.kill(sites[dying], mode, quality, damp_factor, None if damps is None else damps[dying])
         survived = ~(necrotic | apoptotic)
+        counts = {"necrotic": int(necrotic.sum()), "apoptotic": int(apoptotic.sum())}
+        if zone.lethal_damage is not None:
+            damaged = survived & (u < zone.necrosis + zone.apoptosis + zone.lethal_damage)
+            fresh = damaged & (self.tissue.lethal_damage.reshape(-1)[sites] == 0)  # a damaged cell stays as it was
+            self.tissue.lethal_damage.reshape(-1)[sites[fresh]] = self.params["radiation_damage"]["abortive_divisions"] + 1
+            self.tissue.damage_damp_yield.reshape(-1)[sites[fresh]] = zone.damp_yield[fresh]
+            counts["lethally_damaged"] = int(damaged.sum())
         if zone.injury is not None and survived.any():
             # the residual tumour's inflammation grows with the mean sublethal injury of its surviving cells
             new = min(1.0, self.params["inflammation"]["per_injury"] * float(zone.injury[survived].mean()))
             self.injury_inflammation = 1.0 - (1.0 - self.injury_inflammation) * (1.0 - new)
-        return {"necrotic": int(necrotic.sum()), "apoptotic": int(apoptotic.sum())}
+        return counts
 
     def injury_inflammation_over(self, dt: float) -> float:
         """Injury inflammation at the midpoint of the coming step of dt days (it resolves exponentially)."""

@@ -60,9 +60,9 @@ class Fields:
     def _release_fields(self):
         return (("antigen", self.antigen), ("apoptotic_antigen", self.apoptotic_antigen), ("damp", self.damp))
 
-    def release(self, sites: np.ndarray, antigen: np.ndarray, damp: float, apoptotic: bool) -> None:
-        """Release antigen (per cell) and DAMPs (per cell) of dying cells at flat ``sites`` on their field pixels
-        (into ``released``: the fields take it at the step's end, or at the next step's start for a treatment)."""
+    def release(self, sites: np.ndarray, antigen: np.ndarray, damp, apoptotic: bool) -> None:
+        """Release antigen (per cell) and DAMPs (per cell: one for all, or one each) of dying cells at flat ``sites``
+        on their field pixels (into ``released``: the fields take it at the step's end, or at the next step's start for a treatment)."""
         if sites.size == 0:
             return
         nf = self.antigen.shape[0]
@@ -71,7 +71,11 @@ class Fields:
         self.released["antigen"] += released
         if apoptotic:
             self.released["apoptotic_antigen"] += released
-        self.released["damp"] += damp * np.bincount(idx, minlength=nf * nf).reshape(nf, nf)
+        if np.isscalar(damp):  # the same for every cell
+            per_pixel = damp * np.bincount(idx, minlength=nf * nf)
+        else:
+            per_pixel = np.bincount(idx, weights=damp, minlength=nf * nf)
+        self.released["damp"] += per_pixel.reshape(nf, nf)
 
     def begin_step(self) -> None:
         """What treatments released before the step (at its start) enters the fields as it is."""

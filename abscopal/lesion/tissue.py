@@ -1,9 +1,11 @@
 """The lesion's tissue: a 2D lattice of tumour cells (one site = one cell), their growth, death and clearance.
 
 Per-cell state lives in arrays (struct of arrays): ``state`` (empty, live, necrotic, apoptotic),
-``antigenicity`` and ``pd_l1``. Cells within ``proliferative_rim_um`` of the lesion's edge divide
-(a viable rim limited by oxygen diffusion: Thomlinson & Gray 1955; the core is quiescent); the
-daughter takes the nearest free site, as if the cells between were pushed aside. Dead cells occupy
+``antigenicity``, ``pd_l1``, and the lethal damage radiotherapy leaves (``lethal_damage``,
+``damage_damp_yield``): a doomed cell lives on until it dies at a mitosis or by delayed apoptosis.
+Cells within ``proliferative_rim_um`` of the lesion's edge divide (a viable rim limited by oxygen
+diffusion: Thomlinson & Gray 1955; the core is quiescent); the daughter takes the nearest free site, as if
+the cells between were pushed aside. Dead cells occupy
 space until cleared, and the tissue closes over the holes they leave. Work is restricted to the bounding
 box of the tissue; per-cell updates address sites by flat index (row * side + column) in whole-array operations.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import ndimage
 
 from ..odes import hill
 from .geometry import EMPTY, Rim, erode, fill_holes, longest_diameter_mm, nearest_free
@@ -32,6 +35,10 @@ class Tissue:
         self.state = np.zeros((n, n), np.int8)
         self.antigenicity = np.zeros((n, n), np.float32)
         self.pd_l1 = np.zeros((n, n), np.float32)
+        # lethal radiation damage: 0 none; k >= 1: the cell dies at its k-th mitosis attempt (k - 1 abortive
+        # divisions left) unless delayed apoptosis comes first; and the DAMPs of that death (a necrotic death's units)
+        self.lethal_damage = np.zeros((n, n), np.int8)
+        self.damage_damp_yield = np.zeros((n, n), np.float32)
         yy, xx = np.ogrid[:n, :n]
         centre = (n - 1) / 2.0
         radius = spec["diameter_mm"] * 500.0 / self.cell_um
@@ -81,9 +88,11 @@ class Tissue:
         return self._sites(lambda state: state == LIVE)
 
     # ---- growth ------------------------------------------------------------------------------
-    def grow(self, day: float, dt: float, rate: float, rng) -> None:
+    def grow(self, day: float, dt: float, rate: float, rng) -> np.ndarray:
         """Live cells within the proliferative rim of the lesion's outer edge divide into the nearest free site,
-        at ``rate`` per day; ``rng``: the lesion's streams of the day ("growth", "contraction").
+        at ``rate`` per day; ``rng``: the lesion's streams of the day ("growth", "contraction"). Returns the flat
+        indices of the lethally damaged cells that attempted a mitosis with no abortive division left: they die of
+        it (mitotic catastrophe; the lesion kills them), instead of dividing.
 
         The rim is measured from the outer edge (holes inside the lesion do not count: the interior
         is quiescent for want of oxygen), and a daughter needs a free site within the rim's depth
@@ -94,23 +103,35 @@ class Tissue:
         """
         rim_sites = self.params["tumour"]["proliferative_rim_um"] / self.cell_um
         rs, cs = self.window(pad=int(math.ceil(rim_sites)))  # as far as a daughter can be pushed
+        catastrophes = []
         if rs.stop == rs.start:  # no tissue left
-            return
+            return np.empty(0, np.int64)
         if self.rim.day != math.floor(day):  # the outer edge moves about a cell a day: measure it daily
             self.rim.day = math.floor(day)  # (holes close and T cells find the edge whether it grows or not)
             filled = self._contract(rs, cs, fill_holes(self.state[rs, cs] != EMPTY), rng["contraction"])
             self.rim.measure(filled, rs, cs, rim_sites)
             self._find_box(rs, cs)  # contraction moved edge cells inward
         if rate == 0 or (self.state[rs, cs] != EMPTY).all():
-            return
+            return np.empty(0, np.int64)
         sites = np.flatnonzero((self.state[rs, cs] == LIVE) & self.rim.in_rim[rs, cs])  # window flat indices
         rng = rng["growth"]
         times = rng.exponential(1.0 / rate, sites.size)  # each cell's next division, days into the step
         while (soon := times < dt).any():
             order = np.argsort(times[soon], kind="stable")
-            sites, times = self._divide(sites[soon][order], times[soon][order], rs, cs, rim_sites)
+            sites, times = sites[soon][order], times[soon][order]
+            flat = self._flat(sites, rs, cs)
+            doomed = self.lethal_damage.reshape(-1)[flat] == 1  # no abortive division left
+            catastrophes.append(flat[doomed])
+            sites, times = self._divide(sites[~doomed], times[~doomed], rs, cs, rim_sites)
             times = times + rng.exponential(1.0 / rate, times.size)
         self._find_box(rs, cs)
+        return np.concatenate(catastrophes) if catastrophes else np.empty(0, np.int64)
+
+    def _flat(self, sites: np.ndarray, rs: slice, cs: slice) -> np.ndarray:
+        """Window flat indices (window rs, cs) as flat indices of the lattice."""
+        r, c = np.divmod(sites, cs.stop - cs.start)
+        return (r + rs.start) * self.state.shape[1] + c + cs.start
+
     def _divide(self, sites: np.ndarray, times: np.ndarray, rs: slice, cs: slice,
                 rim_sites: float) -> tuple[np.ndarray, np.ndarray]:
         """Cells at ``sites`` (flat indices in the window rs, cs) divide at ``times`` (days), in this order of
@@ -126,6 +147,7 @@ class Tissue:
         width, n = local.shape[1], self.state.shape[1]
         sites = sites + sites // (width - 2 * k) * 2 * k + k * width + k  # window -> local flat indices
         state, ant, pdl = self.state.reshape(-1), self.antigenicity.reshape(-1), self.pd_l1.reshape(-1)
+        dmg, dmg_damp = self.lethal_damage.reshape(-1), self.damage_damp_yield.reshape(-1)
         baseline = self.params["tumour"]["pd_l1_baseline"]
         divided, when = [], []
         # Several cells may push toward the same free site: the first takes it, the others take the
@@ -146,6 +168,9 @@ class Tissue:
             state[born] = LIVE
             ant[born] = ant[parent]
             pdl[born] = baseline
+            left = np.where(dmg[parent] > 0, dmg[parent] - 1, 0)  # an abortive division: both keep the damage
+            dmg[parent] = dmg[born] = left
+            dmg_damp[born] = dmg_damp[parent]
             waiting = np.ones(sites.size, bool)
             waiting[first] = False
             sites, times = sites[waiting], times[waiting]
@@ -161,7 +186,9 @@ class Tissue:
         traits. Without it, a lesion emptied from inside would keep its outline on imaging. Returns
         the lesion's filled outline afterwards.
         """
-        state, ant, pdl = self.state[rs, cs], self.antigenicity[rs, cs], self.pd_l1[rs, cs]
+        cells = [a[rs, cs] for a in (self.state, self.antigenicity, self.pd_l1, self.lethal_damage,
+                                     self.damage_damp_yield)]  # a cell's state and traits move with it
+        state = cells[0]
         holes = np.flatnonzero(filled & (state == EMPTY))
         for _ in range(self.params["release"]["contraction_layers_per_day"]):
             if holes.size == 0:
@@ -170,7 +197,7 @@ class Tissue:
             k = min(holes.size, edge.size)
             src = rng.choice(edge, k, replace=False)
             dst = rng.choice(holes, k, replace=False)
-            for a in (state, ant, pdl):
+            for a in cells:
                 a.flat[dst] = a.flat[src]
             state.flat[src] = EMPTY
             filled.flat[src] = False
@@ -182,6 +209,25 @@ class Tissue:
         """The live cells (flat indices ``live``) that die by apoptosis at the spontaneous death rate over dt days."""
         p = 1.0 - math.exp(-self.params["tumour"]["spontaneous_death_per_day"] * dt)
         return live[rng.random(live.size) < p]
+
+    def dying_of_damage(self, dt: float, live: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The lethally damaged cells among the live ones (flat indices ``live``) that die by delayed apoptosis over
+        dt days, at ``radiation_damage.delayed_apoptosis_per_day`` whether they divide or not (no draws if none is
+        damaged, so untreated arms keep their random numbers)."""
+        flat = live[self.lethal_damage.reshape(-1)[live] > 0]
+        flat = flat[self.state.reshape(-1)[flat] == LIVE]  # not dead already this step
+        if flat.size == 0:
+            return flat
+        p = -math.expm1(-self.params["radiation_damage"]["delayed_apoptosis_per_day"] * dt)
+        return flat[rng.random(flat.size) < p]
+
+    def depth_um(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Depth (µm) of sites (rows, cols) below the lesion's outer edge: from a cell's centre to the nearest
+        site outside the lesion's filled outline (holes inside do not count), less half a cell."""
+        rs, cs = self.window(pad=1)
+        inside = fill_holes(self.state[rs, cs] != EMPTY)
+        sites = ndimage.distance_transform_edt(inside)[rows - rs.start, cols - cs.start]
+        return (sites - 0.5) * self.cell_um
 
     def clear_dead(self, dt: float, rng: np.random.Generator) -> None:
         """Dead cells are cleared (their site becomes free): apoptotic cells by phagocytes, necrotic debris slowly."""
@@ -235,6 +281,7 @@ class Tissue:
         n_live = int(live.sum())
         return {
             "tumor_cells": n_live,
+            "lethally_damaged_cells": int((self.lethal_damage[rs, cs][live] > 0).sum()),
             "necrotic_cells": int((state == NECROTIC).sum()),
             "apoptotic_cells": int((state == APOPTOTIC).sum()),
             "viable_area_mm2": n_live * (self.cell_um / 1000.0) ** 2,
