@@ -142,7 +142,7 @@ class AbscopalModel(mesa.Model):
             live = lesion.live_sites()
             lesion.spontaneous_death(dt, live)
             lesion.clear_dead(dt)
-            lesion.t_cells.admit(entering, lesion, day + dt / 2, entry, ln.secondary_share)  # entering over the step
+            lesion.t_cells.admit(entering, lesion, day, entry, ln.secondary_share, over_days=dt)  # over the step
             # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
             lesion.t_cells.step(lesion, day, dt, pd1_free * lesion.suppressors.pd1_expression,
                                 lesion.suppressors.suppression, lesion.rng["t_cells"])
