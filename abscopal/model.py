@@ -141,11 +141,11 @@ class AbscopalModel(mesa.Model):
             lesion.grow(day, dt)
             live = lesion.live_sites()
             lesion.spontaneous_death(dt, live)
-            lesion.clear_dead(dt)
             lesion.t_cells.admit(entering, lesion, day, entry, ln.secondary_share, over_days=dt)  # over the step
             # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
             lesion.t_cells.step(lesion, day, dt, pd1_free * lesion.suppressors.pd1_expression,
                                 lesion.suppressors.suppression, lesion.rng["t_cells"])
+            lesion.clear_dead(dt)  # after every death of the step: each is cleared as the others
             antigen, damp, apoptotic_share = lesion.antigen_for_dcs(dt)
             m, t = lesion.dcs.step(antigen, damp, dt, self.adjuvant_signal(lesion.name, day + dt / 2), apoptotic_share)
             lesion.update_fields(dt)
