@@ -171,7 +171,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
     },
     "immune": {
         "kill_probability": P(0.3, "-", "probability that an engagement of an antigen-bearing cell kills it (no inhibition)", "kather2017", 0, 1),
-        "engagement_time_h": P(6.0, "h", "time an effector spends per kill attempt", "kather2017", 0.1, 240),
+        "engagement_time_h": P(6.0, "h", "mean time between an effector's kill attempts (engagements are a Poisson process at 1 / this rate)", "kather2017", 0.1, 240),
         "kill_budget": P(5, "kills", "kills before an effector is exhausted", "kather2017", 1, 1000),
         "secondary_kill_probability": P(0.75, "-", "kill probability per engagement of a memory-derived (secondary) effector: secondary CD8 cells keep their lytic ability and protect more per cell than primary ones (Jabbari & Harty 2006; the value chosen)", "jabbari2006", 0, 1),
         "secondary_kill_budget": P(15, "kills", "kills before a memory-derived effector is exhausted (sustained lytic ability, Jabbari & Harty 2006; the number chosen)", "jabbari2006", 1, 1000),

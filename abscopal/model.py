@@ -139,11 +139,11 @@ class AbscopalModel(mesa.Model):
             live = lesion.tissue.live_sites()
             lesion.spontaneous_death(dt, live)
             lesion.delayed_radiation_death(dt, live)
-            lesion.tissue.clear_dead(dt, lesion.rng["clearance"])
-            lesion.t_cells.admit(entering, lesion, day + dt / 2, entry, ln.secondary_share)  # entering over the step
+            lesion.t_cells.admit(entering, lesion, day, entry, ln.secondary_share, over_days=dt)  # over the step
             # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
             lesion.t_cells.step(lesion, TCellSignals(day, dt, pd1_free * lesion.suppressors.pd1_expression,
                                                      lesion.suppressors.suppression, lesion.rng["t_cells"]))
+            lesion.tissue.clear_dead(dt, lesion.rng["clearance"])  # after every death of the step: each is cleared as the others
             antigen, damp, apoptotic_share = lesion.fields.antigen_for_dcs(dt)
             m, t = lesion.dcs.step(DCSignals(dt, antigen, damp, apoptotic_share,
                                              self.adjuvant_signal(lesion.name, day + dt / 2)))

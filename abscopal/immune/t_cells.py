@@ -2,7 +2,10 @@
 
 They enter at the lesion edge or from vessels inside it, move by a random walk (random motility
 speed² x persistence / 2, PhysiCell's cancer-immune sample) biased up the gradient of live tumour
-cells (the chemokines CXCL9/10 that tumour cells make), stay in tissue, and engage a neighbouring cell once per ``engagement_time_h`` (Kather et al. 2017). An
+cells (the chemokines CXCL9/10 that tumour cells make), stay in tissue, and engage neighbouring cells at
+random times, on average one per ``engagement_time_h`` (Kather et al. 2017): a Poisson process over the time
+each T cell is in the lesion during a step (from its entry, drawn uniformly within the step, to its death),
+so the kills per day do not depend on the step. An
 engagement kills an antigen-bearing cell with ``kill_probability`` x antigenicity, reduced by PD-1
 binding PD-L1 (Hill function; anti-PD-1/PD-L1 occupancy frees the receptor) and by suppressors.
 PD-1-inhibited engagements exhaust the cell; so does spending its kill budget. Each T cell lives a
@@ -37,16 +40,20 @@ class TCellSignals:
 
 
 class EffectorTCells:
-    """Struct of arrays: positions (lattice sites), kills so far, day of death, exhausted and secondary flags."""
+    """Struct of arrays: positions (lattice sites), kills so far, days of entry and death, exhausted and secondary
+    flags. After a step, ``ifn_sources`` holds the sites and days of IFN-γ secretion of every T cell present
+    during it (the dead included), see ``step``."""
 
     def __init__(self, p: dict):
         self.p = p
         self.row = np.empty(0, np.int64)
         self.col = np.empty(0, np.int64)
         self.kills = np.empty(0, np.int64)
+        self.entry_day = np.empty(0, float)
         self.death_day = np.empty(0, float)
         self.exhausted = np.empty(0, bool)
         self.secondary = np.empty(0, bool)
+        self.ifn_sources = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float))
 
     @property
     def size(self) -> int:
@@ -59,12 +66,14 @@ class EffectorTCells:
         return int(self.exhausted.sum())
 
     def _keep(self, keep: np.ndarray) -> None:
-        for name in ("row", "col", "kills", "death_day", "exhausted", "secondary"):
+        for name in ("row", "col", "kills", "entry_day", "death_day", "exhausted", "secondary"):
             setattr(self, name, getattr(self, name)[keep])
 
-    def admit(self, n: int, lesion, day: float, rng: np.random.Generator, secondary_share: float = 0.0) -> None:
-        """n effectors enter the lesion's tissue on ``day``: a share at its edge, the rest at random tissue sites;
-        each is a secondary (memory-derived) effector with probability ``secondary_share``."""
+    def admit(self, n: int, lesion, day: float, rng: np.random.Generator, secondary_share: float = 0.0,
+              over_days: float = 0.0) -> None:
+        """n effectors enter the lesion's tissue at times drawn uniformly from ``day`` to ``day + over_days`` (a step):
+        a share at its edge, the rest at random tissue sites; each is a secondary (memory-derived) effector with
+        probability ``secondary_share``. Each lives a drawn lifespan from its entry."""
         if n == 0:
             return
         rs, cs = lesion.window(pad=0)
@@ -77,28 +86,43 @@ class EffectorTCells:
             flat = np.flatnonzero(mask if mask.any() else tissue)
             sites.append(flat[rng.integers(0, flat.size, k)])
         r, c = np.divmod(np.concatenate(sites), tissue.shape[1])
+        entry = day + over_days * rng.random(n)
         life = np.maximum(rng.normal(self.p["lifespan_days_mean"], self.p["lifespan_days_sd"], n), 0.0)
         self.row = np.concatenate([self.row, r + rs.start])
         self.col = np.concatenate([self.col, c + cs.start])
         self.kills = np.concatenate([self.kills, np.zeros(n, np.int64)])
-        self.death_day = np.concatenate([self.death_day, day + life])
+        self.entry_day = np.concatenate([self.entry_day, entry])
+        self.death_day = np.concatenate([self.death_day, entry + life])
         self.exhausted = np.concatenate([self.exhausted, np.zeros(n, bool)])
         secondary = rng.random(n) < secondary_share if secondary_share > 0 else np.zeros(n, bool)
         self.secondary = np.concatenate([self.secondary, secondary])
 
     def step(self, lesion, s: TCellSignals) -> None:
-        """Move, engage and kill, exhaust and die over ``s.dt`` days."""
+        """Move, engage and kill, exhaust and die over ``s.dt`` days.
+
+        s.pd1_free: the fraction of PD-1/PD-L1 binding left by the drugs, (1 - occ anti-PD-1)(1 - occ anti-PD-L1).
+        The step is split into rounds of motion, at most ``engagement_time_h`` long; in each round a T cell
+        engages a Poisson number of times, its mean the rate 1 / ``engagement_time_h`` x the time it is in the
+        lesion during the round (from entry to death), one engagement after another (stopping when exhausted).
+        Those whose death falls within the step are removed at its end.
+        """
         day, dt, pd1_free, suppression, rng = s.day, s.dt, s.pd1_free, s.suppression, s.rng
-        self._keep(self.death_day > day + dt / 2)  # those dying during the step, counted as half a step's life
-        if self.size == 0:
-            return
-        # engagements happen at 1 / engagement_time; the step is split into rounds of at most one
-        # engagement each, with motion in between, so the kill rate does not depend on the step
-        engagements = dt * 24.0 / self.p["engagement_time_h"]
-        rounds = max(1, math.ceil(engagements))
-        for _ in range(rounds):
-            self._move(lesion, dt / rounds, rng)
-            self._engage(lesion, engagements / rounds, pd1_free, suppression, rng)
+        end = day + dt
+        if self.size:
+            rate_per_day = 24.0 / self.p["engagement_time_h"]
+            rounds = max(1, math.ceil(rate_per_day * dt - 1e-9))
+            edges = day + dt * np.arange(rounds + 1) / rounds
+            for start, stop in zip(edges[:-1], edges[1:]):
+                self._move(lesion, dt / rounds, rng)
+                present = np.clip(np.minimum(self.death_day, stop) - np.maximum(self.entry_day, start), 0.0, None)
+                remaining = rng.poisson(rate_per_day * present)
+                while (engaging := (remaining > 0) & ~self.exhausted).any():
+                    self._engage(lesion, engaging, pd1_free, suppression, rng)
+                    remaining -= 1
+        present = np.clip(np.minimum(self.death_day, end) - np.maximum(self.entry_day, day), 0.0, None)
+        ifn = np.where(self.exhausted, self.p["exhausted_ifn_gamma_fraction"], 1.0)
+        self.ifn_sources = (self.row, self.col, present * ifn)
+        self._keep(self.death_day > end)
 
     def _move(self, lesion, dt: float, rng: np.random.Generator) -> None:
         p = self.p
@@ -124,12 +148,12 @@ class EffectorTCells:
         self.row = np.where(ok, r, self.row)
         self.col = np.where(ok, c, self.col)
 
-    def _engage(self, lesion, p_engage: float, pd1_free: float, suppression: float, rng: np.random.Generator) -> None:
-        """Each active effector engages a neighbouring site with probability p_engage (<= 1)."""
+    def _engage(self, lesion, engaging: np.ndarray, pd1_free: float, suppression: float,
+                rng: np.random.Generator) -> None:
+        """The effectors where ``engaging`` (bool per T cell) each engage a random neighbouring site once."""
         p = self.p
         n = lesion.state.shape[0]
-        attempt = ~self.exhausted & (rng.random(self.size) < p_engage)
-        who = np.flatnonzero(attempt)
+        who = np.flatnonzero(engaging)
         offset = NEIGHBOURS[rng.integers(0, len(NEIGHBOURS), who.size)]
         site = np.clip(self.row[who] + offset[:, 0], 0, n - 1) * n + np.clip(self.col[who] + offset[:, 1], 0, n - 1)
         target = np.take(lesion.state, site) == LIVE

@@ -131,11 +131,11 @@ class Fields:
         k, d = imm["ifn_gamma_decay_per_day"], imm["ifn_gamma_diffusion_um2_per_s"]
         self._diffuse(self.ifn, d, k, dt)
         # Each active effector secretes k per day, so that it maintains one effector-equivalent at
-        # steady state: k dt over the step.
-        if t_cells.size:
-            weight = np.where(t_cells.exhausted, imm["exhausted_ifn_gamma_fraction"], 1.0) * k * dt
+        # steady state: k x the days it was in the lesion during the step.
+        rows, cols, days = t_cells.ifn_sources
+        if rows.size:
             nf = self.ifn.shape[0]
-            secreted = np.bincount(self.pixel_of(t_cells.row, t_cells.col), weights=weight, minlength=nf * nf).reshape(nf, nf)
+            secreted = np.bincount(self.pixel_of(rows, cols), weights=days * k, minlength=nf * nf).reshape(nf, nf)
             self._add_released(self.ifn, secreted, d, k, dt)
 
     def antigen_for_dcs(self, dt: float) -> tuple[float, float, float]:
