@@ -105,7 +105,9 @@ def _experiment_figures(path: Path):
         p = test.loc[test["comparison"] == "all", "p_value"]
         fig = kaplan_meier_plot(readouts.kaplan_meier(part), logrank_p=p.iloc[0] if len(p) else None,
                                 styles=styles, cumulative=cumulative)
-        fig.axes[0].set_title(c.title, fontsize=7)
+        legend = fig.axes[0].get_legend()  # the criteria head the legend: a title over the axes met the y label
+        test_line = legend.get_title().get_text()
+        legend.set_title(c.title.replace(" (", "\n(") + (f"\n{test_line}" if test_line else ""))
         yield name, fig, caption
     readable = {}
     for snap in sorted((path / "snapshots").glob("*.npz")):
