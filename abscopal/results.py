@@ -97,10 +97,13 @@ class Results(StoredResults):
         return Results(None, self.manifest, {"timeseries": self.timeseries, "summary": self.summary})
 
     def outcome_table(self) -> pd.DataFrame:
-        """Per arm and lesion: runs, median and 90 % range of the change in burden at the readout."""
+        """Per arm and lesion: runs, median and 90 % range of the change in burden at the readout; arms in the
+        config's order."""
         s = self.summary
         if s.empty:
             return s
+        order = {arm: i for i, arm in enumerate(self.manifest.get("arms") or {})}
+        s = s.sort_values("arm", key=lambda arms: arms.map(order).fillna(len(order)), kind="stable")
         g = s.groupby(["arm", "lesion"], sort=False)["burden_change_pct"]
         table = pd.DataFrame({
             "runs": g.size(),

@@ -135,3 +135,15 @@ assert not changed, changed
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_outcome_table_lists_arms_in_the_configs_order():
+    import pandas as pd
+
+    rows = [{"arm": arm, "lesion": "distant", "burden_change_pct": change, "effector_t_cells_peak": 1.0}
+            for arm, change in (("anti_pd1", 70.0), ("control", 75.0), ("cryo", 60.0), ("anti_pd1", 72.0))]
+    res = abscopal.Results(None, {"arms": {"control": {}, "cryo": {}, "anti_pd1": {}}, "runs": []},
+                           {"summary": pd.DataFrame(rows)})
+    table = res.outcome_table()
+    assert list(table.index.get_level_values("arm")) == ["control", "cryo", "anti_pd1"]
+    assert table.loc[("anti_pd1", "distant"), "runs"] == 2 and table.loc[("anti_pd1", "distant"), "median_change_pct"] == 71.0
