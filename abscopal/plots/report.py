@@ -77,13 +77,13 @@ def _experiment_figures(path: Path):
     for lesion in untreated:
         best = readouts.best_response(ts, treated, day=readout, criteria=c)
         fig = waterfall_by_arm(best, lesion, styles=styles, criteria=c)
-        fig.suptitle(f"{lesion} lesion: best response by day {readout:g} ({c.title})", fontsize=8)
+        fig.suptitle(f"{lesion} lesion: best response by day {readout:g}, {c.title}", fontsize=8)
         yield (f"waterfall_{lesion}", fig,
                f"Best change in the {lesion} lesion's {_measure(c)} from day 0 up to the readout (day {readout:g}; "
                f"{every}, the best from day {c.best_response_from_day:g} on) per individual and arm ({n}), "
                f"coloured by best response ({c.title}); dotted lines: {lo:g} % and +{hi:g} %.")
         fig = spider(ts, lesion, styles=styles, criteria=c)
-        fig.suptitle(f"{lesion} lesion ({c.title})", fontsize=8)
+        fig.suptitle(f"{lesion} lesion, {c.title}", fontsize=8)
         yield (f"spider_{lesion}", fig,
                f"Change in the {lesion} lesion's {_measure(c)} from day 0 per individual (thin) and the arm's "
                f"median (thick), one panel per arm ({n}); dotted lines: {lo:g} % and +{hi:g} % ({c.title}).")
