@@ -100,14 +100,15 @@ def config_hash(settings: dict, arms: dict) -> str:
 
 def run(experiment: Experiment, replicates: int | None = None, seed: int | None = None, workers: int = 1,
         out: str | Path | None = None, log=None, resume: bool = False, force: bool = False,
-        executor: str | None = None, scheduler: str | None = None):
+        executor: str | None = None, scheduler: str | None = None, progress: bool = True):
     """Run every arm x replicate of ``experiment``; returns a Results object.
 
     replicates, seed: override the config's (checked against experiment.replicates and experiment.seed).
     workers: 1 runs in this process, more use a process pool (``executor`` "serial", "process" or "dask",
     ``scheduler`` a Dask address). out: the output folder (a temporary one, removed after loading, when None);
     one that holds other results is refused unless ``resume`` (run only the missing or failed runs of the
-    same config) or ``force`` (clear it first).
+    same config) or ``force`` (clear it first). progress: a bar of runs done, failed and time left on stderr
+    (a widget in Jupyter, plain lines in a log file; :mod:`abscopal.progress`); False for none.
     """
     from .results import Results
 
@@ -131,7 +132,7 @@ def run(experiment: Experiment, replicates: int | None = None, seed: int | None 
         "workers": workers,
     }
     execute.execute(tasks, run_task, out, manifest, executor or ("serial" if workers == 1 else "process"),
-                    workers, scheduler, resume=resume, force=force, log=log)
+                    workers, scheduler, resume=resume, force=force, log=log, progress=progress)
     results = Results.build(out)
     if not keep:
         results = results.in_memory()
