@@ -335,7 +335,7 @@ def test_cli_plot_refuses_a_folder_without_results(tmp_path, capsys, monkeypatch
 
 
 def test_cli_plot_refuses_a_figure_folder_that_is_a_file_before_drawing(tmp_path, capsys, monkeypatch):
-    abscopal.run(resolve(tiny()), replicates=1, out=tmp_path / "res")
+    abscopal.run(resolve(tiny()), replicates=1, out=tmp_path / "res", progress=False)  # stderr: the command's only
     (tmp_path / "afile").write_text("x")
     refused(["plot", "res", "--out", "afile"], tmp_path, capsys, monkeypatch,
             "abscopal: figure folder afile: is a file, expected a folder\n")
@@ -343,7 +343,7 @@ def test_cli_plot_refuses_a_figure_folder_that_is_a_file_before_drawing(tmp_path
 
 def test_cli_plot_draws_what_is_readable_and_names_what_is_not(tmp_path, capsys):
     out = tmp_path / "res"
-    abscopal.run(resolve(tiny()), replicates=2, out=out)
+    abscopal.run(resolve(tiny()), replicates=2, out=out, progress=False)
     truncated = out / "runs" / "control__r1.parquet"
     truncated.write_bytes(truncated.read_bytes()[:100])
     (out / "runs" / "cryo_anti_pd1__r1.parquet").unlink()
@@ -366,7 +366,7 @@ def test_api_overrides_are_checked_against_the_schema():
 
 def test_plot_names_an_unreadable_snapshot_and_a_sweeps_unreadable_summary(tmp_path, capsys):
     out = tmp_path / "res"
-    abscopal.run(resolve(tiny()), replicates=1, out=out)
+    abscopal.run(resolve(tiny()), replicates=1, out=out, progress=False)
     snap = out / "snapshots" / "control__r0.npz"
     snap.write_bytes(snap.read_bytes()[:50])
     assert main(["plot", str(out)]) == 1
@@ -375,7 +375,7 @@ def test_plot_names_an_unreadable_snapshot_and_a_sweeps_unreadable_summary(tmp_p
     assert captured.err.startswith("abscopal: left out, unreadable: snapshots/control__r0.npz: ")
     assert captured.err.count("\n") == 1
     sweep = tmp_path / "sw"
-    Sweep(tiny(), grid={KILL: [0.1, 0.3]}, replicates=1).run(out=sweep, executor="serial")
+    Sweep(tiny(), grid={KILL: [0.1, 0.3]}, replicates=1).run(out=sweep, executor="serial", progress=False)
     (sweep / "summary.parquet").write_bytes(b"PAR1")
     assert main(["plot", str(sweep)]) == 2
     err = capsys.readouterr().err
