@@ -4,6 +4,7 @@ import re
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib import font_manager
 import pandas as pd
 import pytest
 
@@ -69,8 +70,10 @@ def test_pdf_and_svg_hold_one_font_family_as_text(tmp_path):
         pdf = plots.save_figure(fig, tmp_path / "f.pdf").read_bytes()
         svg = plots.save_figure(fig, tmp_path / "f.svg").read_text()
     fonts = set(re.findall(rb"/BaseFont /(?:[A-Z]{6}\+)?([A-Za-z-]+)", pdf))
-    family = plots.PAPER_FONT.replace(" ", "").encode()
-    assert fonts and {f.split(b"-")[0] for f in fonts} == {family}  # regular and bold of one family
+    family = {font_manager.get_font(font_manager.findfont(font_manager.FontProperties(family=plots.PAPER_FONT,
+                                                                                      weight=weight))
+                                    ).postscript_name.encode() for weight in ("normal", "bold")}
+    assert fonts == family  # the regular and the bold (panel letters) of one family
     assert b"/FontFile2" in pdf and b"/Subtype /Type3" not in pdf  # TrueType (Type 42), not Type 3
     declared = set(re.findall(r"font-family: ([^;\"]+)", svg))
     assert declared == {f"'{plots.PAPER_FONT}', sans-serif"}  # one family, a declared fallback
