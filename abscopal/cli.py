@@ -28,9 +28,7 @@ def cmd_run(args) -> int:
 
     exp = _experiment(args)
     out = Path(args.out or Path("results") / exp.name)
-    quiet = args.quiet or not sys.stderr.isatty()
-    log = None if quiet else (lambda line: print(line, file=sys.stderr))
-    res = run(exp, replicates=args.replicates, seed=args.seed, workers=args.workers, out=out, log=log,
+    res = run(exp, replicates=args.replicates, seed=args.seed, workers=args.workers, out=out, progress=not args.quiet,
               resume=args.resume, force=args.force, executor=args.executor, scheduler=args.scheduler)
     print(f"{exp.name}: {len(res.runs_ok)} runs ok, {len(res.failed)} failed "
           f"in {res.manifest['wall_s']:.0f} s; change in live tumour cells from day of ablation "
@@ -119,7 +117,7 @@ def cmd_sweep(args) -> int:
         return 0
     executor = args.executor or ("dask" if args.scheduler else "process")
     res = sweep.run(out=out, executor=executor, workers=args.workers, scheduler=args.scheduler,
-                    resume=args.resume, force=args.force)
+                    resume=args.resume, force=args.force, progress=not args.quiet)
     print(f"{name}: {len(res.runs_ok)} runs ok, {len(res.failed)} failed "
           f"in {res.manifest.get('wall_s', 0):.0f} s")
     for run_ in res.failed[:20]:
@@ -160,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         either.add_argument("--resume", action="store_true", help="run only the missing or failed runs of --out")
         either.add_argument("--force", action="store_true", help="clear --out first if it holds other results")
         p.add_argument("--scheduler", metavar="ADDRESS", help="a running dask scheduler, e.g. tcp://HOST:8786")
+        p.add_argument("--quiet", action="store_true", help="no progress bar (runs done, failed, time left)")
 
     p = sub.add_parser("run", help="run an experiment")
     config_args(p)
@@ -168,7 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replicates", type=int, help="override experiment.replicates")
     p.add_argument("--executor", choices=("serial", "process", "dask"),
                    help="default: serial on one worker, else process (dask with --scheduler)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("params", help="every parameter: key, unit, default, allowed range, source")
     p.add_argument("--format", choices=("table", "tsv"), default="table")

@@ -37,6 +37,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import memory, store
+from . import progress as progress_bar
 from .config import ConfigError
 
 EXECUTORS = ("serial", "process", "dask")
@@ -341,7 +342,8 @@ def execute(tasks: list, fn, out: Path, manifest: dict, executor: str | cf.Execu
     ``manifest``: what to record besides the runs; it must hold ``kind`` and ``config_hash`` (check_folder).
     Every task has a ``file`` (relative to ``out``); ``fn`` returns the task's manifest entry. Everything that
     can be refused (folder, workers, a Dask scheduler that does not answer) is checked before anything is
-    written. ``stop_after``: stop after that many runs (the rest stay missing; resume finishes them).
+    written. ``progress``: a bar of the runs done, failed and the time left (:mod:`abscopal.progress`).
+    ``stop_after``: stop after that many runs (the rest stay missing; resume finishes them).
     ``on_start()``: writes the caller's own files once the folder is ready (a sweep's points.parquet).
     """
     done = check_folder(out, manifest["kind"], manifest["config_hash"], resume=resume, force=force)
@@ -360,6 +362,7 @@ def execute(tasks: list, fn, out: Path, manifest: dict, executor: str | cf.Execu
     failed = 0
     if todo:
         runs = finished_runs(make_pool, fn, todo, inflight)
+        bar = progress_bar.bar(len(todo), manifest.get("experiment", "runs")) if progress else None
         try:
             for task, entry in runs:
                 writer.add(entry)
@@ -367,14 +370,12 @@ def execute(tasks: list, fn, out: Path, manifest: dict, executor: str | cf.Execu
                 if log:
                     log(f"[{writer.finished}/{len(todo)}] {task.file} "
                         + ("ok" if entry["status"] == "ok" else f"FAILED: {entry['error']}"))
-                if progress:
-                    left = (time.perf_counter() - t0) / writer.finished * (len(todo) - writer.finished)
-                    print(f"\r{writer.finished}/{len(todo)} runs, {failed} failed, ~{left:.0f} s left  ",
-                          end="", file=sys.stderr, flush=True)
+                if bar is not None:
+                    progress_bar.update(bar, failed)
                 if stop_after is not None and writer.finished >= stop_after:
                     break
         finally:
             runs.close()
-            if progress:
-                print(file=sys.stderr)
+            if bar is not None:
+                bar.close()
     return writer.close(wall_s=round(time.perf_counter() - t0, 3))

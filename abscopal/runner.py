@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from . import execute, individual, store
-from .config import SECTIONS, Experiment
+from .config import DRUGS, SECTIONS, Experiment
 from .model import AbscopalModel
+from .readouts import SYSTEMIC
 from .streams import replicate_seed
 
 
@@ -60,6 +61,21 @@ def simulate(params: dict, settings: dict, seed: np.random.SeedSequence,
     return pd.DataFrame(model.records), model.events, model.snapshots
 
 
+#: The drug columns of every run file, in this order at the end of its columns.
+DRUG_COLUMNS = [f"{drug}_{what}" for drug in DRUGS for what in ("nm", "occupancy")]
+
+
+def with_every_drug(frame: pd.DataFrame) -> pd.DataFrame:
+    """A run's time series with the columns of every drug the package knows (:data:`DRUG_COLUMNS`), so that every
+    run file has one schema: a drug not given is at 0 nM and 0 occupancy on the systemic rows (empty on lesion
+    rows, as every systemic column)."""
+    systemic = frame["lesion"] == SYSTEMIC
+    out = frame.drop(columns=[c for c in DRUG_COLUMNS if c in frame.columns])
+    for column in DRUG_COLUMNS:
+        out[column] = frame[column] if column in frame.columns else np.where(systemic, 0.0, np.nan)
+    return out
+
+
 def run_task(task: Task) -> dict:
     """Run one task in a worker, write its file atomically, and return its manifest entry.
 
@@ -80,7 +96,7 @@ def run_task(task: Task) -> dict:
         frame, events, snapshots = simulate(task.params, task.settings, seed, snapshots=task.snapshots)
         frame.insert(0, "arm", task.arm)
         frame.insert(1, "replicate", task.replicate)
-        store.write_frame(out / task.file, frame)
+        store.write_frame(out / task.file, with_every_drug(frame))
         entry.update(status="ok", events=events)
         if snapshots:
             snap = store.snapshot_file(out, task.arm, task.replicate)
@@ -100,14 +116,15 @@ def config_hash(settings: dict, arms: dict) -> str:
 
 def run(experiment: Experiment, replicates: int | None = None, seed: int | None = None, workers: int = 1,
         out: str | Path | None = None, log=None, resume: bool = False, force: bool = False,
-        executor: str | None = None, scheduler: str | None = None):
+        executor: str | None = None, scheduler: str | None = None, progress: bool = True):
     """Run every arm x replicate of ``experiment``; returns a Results object.
 
     replicates, seed: override the config's (checked against experiment.replicates and experiment.seed).
     workers: 1 runs in this process, more use a process pool (``executor`` "serial", "process" or "dask",
     ``scheduler`` a Dask address). out: the output folder (a temporary one, removed after loading, when None);
     one that holds other results is refused unless ``resume`` (run only the missing or failed runs of the
-    same config) or ``force`` (clear it first).
+    same config) or ``force`` (clear it first). progress: a bar of runs done, failed and time left on stderr
+    (a widget in Jupyter, plain lines in a log file; :mod:`abscopal.progress`); False for none.
     """
     from .results import Results
 
@@ -131,7 +148,7 @@ def run(experiment: Experiment, replicates: int | None = None, seed: int | None 
         "workers": workers,
     }
     execute.execute(tasks, run_task, out, manifest, executor or ("serial" if workers == 1 else "process"),
-                    workers, scheduler, resume=resume, force=force, log=log)
+                    workers, scheduler, resume=resume, force=force, log=log, progress=progress)
     results = Results.build(out)
     if not keep:
         results = results.in_memory()

@@ -59,7 +59,6 @@ import itertools
 import json
 import math
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -404,7 +403,7 @@ class Sweep:
 
     def run(self, out: str | Path | None = None, executor: str | cf.Executor = "process",
             workers: int | None = None, scheduler: str | None = None, resume: bool = False, force: bool = False,
-            progress: bool | None = None, stop_after: int | None = None, log=None) -> "SweepResults":
+            progress: bool = True, stop_after: int | None = None, log=None) -> "SweepResults":
         """Run every missing run and build summary.parquet; returns SweepResults.
 
         executor: "serial", "process" (a process pool of ``workers``, one per core by default), "dask"
@@ -412,14 +411,15 @@ class Sweep:
         any concurrent.futures.Executor. With dask the output folder must be visible to every worker.
         A folder that holds other results is refused unless ``resume`` (keep the runs an earlier call of the
         same sweep finished in ``out``, run the rest) or ``force`` (clear it first); see :mod:`abscopal.execute`.
-        progress: a progress line on stderr (default: when stderr is a terminal).
+        progress: a bar of runs done, failed and time left on stderr (a widget in Jupyter, plain lines in a log
+        file; :mod:`abscopal.progress`); False for none.
         stop_after: stop after this many runs finish (the rest stay missing; resume finishes them).
         """
         keep = out is not None
         out = (Path(out) if keep else Path(tempfile.mkdtemp(prefix="abscopal-sweep-"))).absolute()  # for remote workers
         tasks = self.tasks(out)
         execute(tasks, runner.run_task, out, self._manifest(), executor, workers, scheduler, resume=resume,
-                force=force, log=log, progress=sys.stderr.isatty() if progress is None else progress,
+                force=force, log=log, progress=progress,
                 stop_after=stop_after, on_start=lambda: store.write_frame(out / "points.parquet", self.points))
         res = SweepResults.build(out, self)
         if not keep:

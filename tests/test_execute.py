@@ -57,14 +57,14 @@ def kill_worker(monkeypatch, tmp_path, file: str, mode: str) -> None:
 
 
 def test_a_run_file_is_the_models_frame_and_nothing_else(tmp_path):
-    """The executor layer adds nothing to a run's file: it is the model's frame (arm, replicate first) as
-    store.write_frame writes it; the same bytes as before the layer was shared (measured against main)."""
+    """The executor layer adds nothing to a run's file: it is the model's frame (arm, replicate first, the columns
+    of every drug last: runner.with_every_drug) as store.write_frame writes it."""
     exp = resolve(tiny())
     abscopal.run(exp, replicates=1, out=tmp_path / "run")
     frame, _, _ = runner.simulate(exp.arms["cryo_anti_pd1"], exp.settings, replicate_seed(3, 0))
     frame.insert(0, "arm", "cryo_anti_pd1")
     frame.insert(1, "replicate", 0)
-    store.write_frame(tmp_path / "direct.parquet", frame)
+    store.write_frame(tmp_path / "direct.parquet", runner.with_every_drug(frame))
     assert (tmp_path / "run" / "runs" / "cryo_anti_pd1__r0.parquet").read_bytes() == \
         (tmp_path / "direct.parquet").read_bytes()
 
@@ -335,7 +335,7 @@ def test_cli_plot_refuses_a_folder_without_results(tmp_path, capsys, monkeypatch
 
 
 def test_cli_plot_refuses_a_figure_folder_that_is_a_file_before_drawing(tmp_path, capsys, monkeypatch):
-    abscopal.run(resolve(tiny()), replicates=1, out=tmp_path / "res")
+    abscopal.run(resolve(tiny()), replicates=1, out=tmp_path / "res", progress=False)  # stderr: the command's only
     (tmp_path / "afile").write_text("x")
     refused(["plot", "res", "--out", "afile"], tmp_path, capsys, monkeypatch,
             "abscopal: figure folder afile: is a file, expected a folder\n")
@@ -343,7 +343,7 @@ def test_cli_plot_refuses_a_figure_folder_that_is_a_file_before_drawing(tmp_path
 
 def test_cli_plot_draws_what_is_readable_and_names_what_is_not(tmp_path, capsys):
     out = tmp_path / "res"
-    abscopal.run(resolve(tiny()), replicates=2, out=out)
+    abscopal.run(resolve(tiny()), replicates=2, out=out, progress=False)
     truncated = out / "runs" / "control__r1.parquet"
     truncated.write_bytes(truncated.read_bytes()[:100])
     (out / "runs" / "cryo_anti_pd1__r1.parquet").unlink()
@@ -366,7 +366,7 @@ def test_api_overrides_are_checked_against_the_schema():
 
 def test_plot_names_an_unreadable_snapshot_and_a_sweeps_unreadable_summary(tmp_path, capsys):
     out = tmp_path / "res"
-    abscopal.run(resolve(tiny()), replicates=1, out=out)
+    abscopal.run(resolve(tiny()), replicates=1, out=out, progress=False)
     snap = out / "snapshots" / "control__r0.npz"
     snap.write_bytes(snap.read_bytes()[:50])
     assert main(["plot", str(out)]) == 1
@@ -375,7 +375,7 @@ def test_plot_names_an_unreadable_snapshot_and_a_sweeps_unreadable_summary(tmp_p
     assert captured.err.startswith("abscopal: left out, unreadable: snapshots/control__r0.npz: ")
     assert captured.err.count("\n") == 1
     sweep = tmp_path / "sw"
-    Sweep(tiny(), grid={KILL: [0.1, 0.3]}, replicates=1).run(out=sweep, executor="serial")
+    Sweep(tiny(), grid={KILL: [0.1, 0.3]}, replicates=1).run(out=sweep, executor="serial", progress=False)
     (sweep / "summary.parquet").write_bytes(b"PAR1")
     assert main(["plot", str(sweep)]) == 2
     err = capsys.readouterr().err

@@ -140,7 +140,7 @@ def test_kaplan_meier_plot_numbers_at_risk_and_p_value():
     rising = plots.kaplan_meier_plot(km.assign(endpoint="distant_response"), cumulative=True).axes[0]
     assert rising.get_ylabel() == "cumulative distant response"
     assert list(rising.get_lines()[0].get_ydata())[-1] == pytest.approx(1 - km.loc[km["arm"] == "a", "survival"].iloc[-1])
-    assert ax.get_legend().get_title().get_text() == "log-rank p = 0.012"
+    assert ax.get_legend().get_title().get_text().startswith("log-rank p = 0.012\ncurves offset")
     assert legend_texts(ax) == ["a", "b"]
     texts = [t.get_text() for t in ax.texts]
     assert "number at risk" in texts
@@ -148,6 +148,20 @@ def test_kaplan_meier_plot_numbers_at_risk_and_p_value():
     at_risk = {float(t): txt for t, txt in zip(ax.get_xticks(), texts[2:])}  # arm a's row first
     assert at_risk[0.0] == "3"
     assert len(ax.collections) >= 2  # a band per arm
+
+
+def test_kaplan_meier_curves_that_coincide_are_offset_and_the_legend_says_so():
+    """Two arms with the same times (both at 100 % response) must not be drawn on one line."""
+    tte = pd.DataFrame({"arm": ["a"] * 3 + ["b"] * 3, "endpoint": "distant_response", "time_day": [6, 9, 12] * 2,
+                        "event": True})
+    fig = plots.kaplan_meier_plot(readouts.kaplan_meier(tte), cumulative=True)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    steps = [line for line in ax.get_lines() if line.get_linestyle() != "None"][:2]
+    y = [line.get_transform().transform(np.column_stack([line.get_xdata(), line.get_ydata()]))[:, 1] for line in steps]
+    gap = y[1] - y[0]  # display pixels, the same at every point
+    assert gap == pytest.approx(np.full(len(gap), plots.KM_OFFSET_PT * fig.dpi / 72))
+    assert "offset" in ax.get_legend().get_title().get_text()
 
 
 def test_response_heatmap_annotates_rate_and_runs():

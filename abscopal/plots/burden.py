@@ -70,15 +70,16 @@ def _burden_legend(ax):
 
 
 @paper_style()
-def burden_figure(results, styles=None):
+def burden_figure(results, styles=None, fig=None):
     """One panel per lesion of :func:`burden_over_time`, one legend for the figure; n per arm in the legend
-    title, and a note when bands are left out."""
+    title, and a note when bands are left out. ``fig``: draw into this (Sub)Figure instead of a new one."""
     ts = results.timeseries
     lesions = [name for name in dict.fromkeys(ts["lesion"]) if name != "systemic"]
     ncols = min(len(lesions), 3)
     nrows = -(-len(lesions) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(TWO_COLUMN_IN, 2.3 * nrows + 0.4), squeeze=False, sharex=True,
-                             layout="constrained")
+    if fig is None:
+        fig = plt.figure(figsize=(TWO_COLUMN_IN, 2.3 * nrows + 0.4), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
     styles = _present(styles or manifest_styles(getattr(results, "manifest", None) or {}), ts)
     for ax, lesion in zip(axes.flat, lesions):
         burden_over_time(ts, lesion, ax=ax, styles=styles, events=results.events)
@@ -141,11 +142,11 @@ def waterfall(best: pd.DataFrame, lesion: str = "distant", ax=None, criteria=Non
 
 
 @paper_style()
-def waterfall_by_arm(best: pd.DataFrame, lesion: str = "distant", styles=None, criteria=None):
+def waterfall_by_arm(best: pd.DataFrame, lesion: str = "distant", styles=None, criteria=None, fig=None):
     """:func:`waterfall` per arm (shared y axis; up to 3 panels a row), each titled by its arm's label and n; one
-    legend listing the categories that occur in any arm."""
+    legend listing the categories that occur in any arm. ``fig``: draw into this (Sub)Figure."""
     styles = _present(styles, best)
-    fig, axes = facets(len(styles), height=2.1, sharey=True)
+    fig, axes = facets(len(styles), height=2.1, sharey=True, fig=fig)
     for ax, (arm, style) in zip(axes, styles.items()):
         part = best[best["arm"] == arm]
         waterfall(part, lesion, ax=ax, criteria=criteria)
@@ -182,15 +183,15 @@ def _change_over_time(ts: pd.DataFrame, lesion: str, baseline_day: float, criter
 
 @paper_style()
 def spider(ts: pd.DataFrame, lesion: str = "distant", ax=None, styles=None, baseline_day: float = 0.0,
-           criteria=None):
+           criteria=None, fig=None):
     """Each individual's change in ``lesion`` from baseline over time (thin lines), one panel per arm with the
     arm's median (thick); volume or longest diameter by ``criteria``, its thresholds dotted.
 
-    ``ax``: one axes per arm (a sequence), or None for a new figure.
+    ``ax``: one axes per arm (a sequence); else ``fig``, a (Sub)Figure to draw them into; else a new figure.
     """
     styles = _present(styles, ts)
     d = _change_over_time(ts, lesion, baseline_day, criteria)
-    axes = facets(len(styles), height=2.0, sharey=True)[1] if ax is None else list(np.ravel(ax))
+    axes = facets(len(styles), height=2.0, sharey=True, fig=fig)[1] if ax is None else list(np.ravel(ax))
     for a, (arm, style) in zip(axes, styles.items()):
         g = d[d["arm"] == arm]
         for _, one in g.groupby("replicate", sort=False):
@@ -204,7 +205,7 @@ def spider(ts: pd.DataFrame, lesion: str = "distant", ax=None, styles=None, base
     for i, a in enumerate(axes):
         a.set_ylabel(f"change in {lesion}\n{_measure(criteria)} (%)" if i % FACET_COLUMNS == 0 else "")
     if len(axes) > 1:
-        axes[0].figure.supxlabel(DAY_LABEL, fontsize=8)
+        (fig if fig is not None else axes[0].figure).supxlabel(DAY_LABEL, fontsize=8)
     _legend_outside(axes[min(len(styles), FACET_COLUMNS) - 1], handles=[
         Line2D([], [], color="0.3", lw=0.5, label="individual"), Line2D([], [], color="0.3", lw=1.6, label="median")])
-    return axes[0].figure
+    return fig if fig is not None else axes[0].figure

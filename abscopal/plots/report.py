@@ -16,7 +16,7 @@ from .style import (
     POINTS_MAX, TWO_COLUMN_IN,
 )
 from .burden import _n_text, _save, burden_figure, spider, waterfall_by_arm
-from .survival import kaplan_meier_plot
+from .survival import KM_OFFSET_PT, kaplan_meier_plot
 from .sweeps import acting_arms, burden_by_point, morris_plot, parameter_response, response_heatmap, sobol_bars
 from .snapshots import _snapshot_days, lesion_snapshots, snapshot_window
 
@@ -90,12 +90,13 @@ def _experiment_figures(path: Path):
     tte = readouts.time_to_event(ts, assessments, treated_lesion=treated, events=treated, criteria=c)
     progression = (f"a lesion at {c.progression_volume_fold:g} x its baseline volume or a new lesion"
                    if c.by_volume else f"progression by {c.title}")
+    offset = f"each arm's curve drawn {KM_OFFSET_PT:g} pt above the previous one's, so that coinciding curves stay visible"
     captions = {
         "pfs": ("km_pfs", False, f"Kaplan-Meier progression-free survival per arm ({n}; event: {progression}, "
-                f"{every}), 95 % bands, + censored; log-rank p over all arms."),
+                f"{every}), 95 % bands, + censored; log-rank p over all arms; {offset}."),
         "distant_response": ("km_distant_response", True, "Cumulative distant (abscopal) response per arm "
                              f"({n}): 1 - Kaplan-Meier estimate of the time to the first assessment ({every}) with "
-                             f"an untreated lesion at PR or CR ({c.title}); 95 % bands, + censored; log-rank p."),
+                             f"an untreated lesion at PR or CR ({c.title}); 95 % bands, + censored; log-rank p; {offset}."),
     }
     for endpoint, (name, cumulative, caption) in captions.items():
         part = tte[tte["endpoint"] == endpoint]

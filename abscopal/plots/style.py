@@ -7,14 +7,33 @@ from dataclasses import dataclass
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib import font_manager
 import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
 from .. import readouts
 
-ONE_COLUMN_IN = 3.5
-TWO_COLUMN_IN = 7.0
+#: Figure widths and the largest height (mm) of the Nature research figure guide ("Building and exporting figure
+#: panels": 89 mm single column, 183 mm double column, 170 mm high at most, to leave room for the legend).
+ONE_COLUMN_MM, TWO_COLUMN_MM, MAX_HEIGHT_MM = 89.0, 183.0, 170.0
+MM_PER_IN = 25.4
+ONE_COLUMN_IN = ONE_COLUMN_MM / MM_PER_IN
+TWO_COLUMN_IN = TWO_COLUMN_MM / MM_PER_IN
+#: The one font family of every figure's text: the first of these installed (journals ask for Arial or
+#: Helvetica); DejaVu Sans ships with matplotlib, so it is always there to fall back on.
+FONT_CHOICES = ("Arial", "Helvetica", "DejaVu Sans")
+
+
+def _installed(family: str) -> bool:
+    try:
+        font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+    except ValueError:
+        return False
+    return True
+
+
+PAPER_FONT = next(family for family in FONT_CHOICES if _installed(family))
 DAY_LABEL = "day after ablation"
 #: Response categories (RECIST thresholds on one lesion's longest diameter) and their colours.
 RESPONSE_COLOURS = {"CR": "#08519c", "PR": "#6baed6", "SD": "#bdbdbd", "PD": "#e6550d"}
@@ -37,13 +56,15 @@ PAPER_RC = {
     "axes.spines.top": False, "axes.spines.right": False, "font.size": 7, "axes.labelsize": 8,
     "axes.titlesize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7,
     "legend.title_fontsize": 7, "legend.frameon": False, "lines.linewidth": 1.2,
-    "savefig.dpi": 300, "pdf.fonttype": 42, "svg.fonttype": "none",
+    "savefig.dpi": 300, "pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none",
+    "font.family": "sans-serif", "font.sans-serif": [PAPER_FONT],
 }
 
 
 def paper_style():
     """The theme of every figure as a context (or decorator), so that nothing global changes: ticks, 7-8 pt
-    fonts, no top/right spines, editable text in PDF and SVG."""
+    fonts in one family (:data:`PAPER_FONT`), no top/right spines, editable text in PDF (TrueType, Type 42)
+    and SVG (text as text)."""
     return mpl.rc_context(PAPER_RC)
 
 
@@ -146,13 +167,16 @@ def manifest_styles(manifest: dict) -> dict[str, ArmStyle]:
 FACET_COLUMNS = 3
 
 
-def facets(n: int, height: float, sharey: bool = False):
-    """A two-column figure of ``n`` panels, up to :data:`FACET_COLUMNS` a row (``height`` inches each); returns
-    the figure and its ``n`` visible axes in order."""
+def facets(n: int, height: float, sharey: bool = False, fig=None):
+    """A two-column figure of ``n`` panels, up to :data:`FACET_COLUMNS` a row (``height`` inches each), or those
+    panels in ``fig`` (a Figure or SubFigure of a composed figure, :func:`paper_figure`); returns the figure and
+    its ``n`` visible axes in order."""
     ncols = min(n, FACET_COLUMNS)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(TWO_COLUMN_IN if n > 1 else ONE_COLUMN_IN, height * nrows + 0.5),
-                             sharey=sharey, squeeze=False, layout="constrained")
+    if fig is None:
+        fig = plt.figure(figsize=(TWO_COLUMN_IN if n > 1 else ONE_COLUMN_IN, height * nrows + 0.5),
+                         layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharey=sharey, squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])

@@ -1,0 +1,24 @@
+"""docs/tutorial.ipynb runs from top to bottom, as a reader would run it from docs/ (about a minute on one core)."""
+
+from pathlib import Path
+
+import pytest
+
+NEEDS = "the tutorial test needs nbformat, nbclient and ipykernel: pip install -e '.[test]'"
+nbformat = pytest.importorskip("nbformat", reason=NEEDS)
+nbclient = pytest.importorskip("nbclient", reason=NEEDS)
+pytest.importorskip("ipykernel", reason=NEEDS)
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_the_tutorial_notebook_runs_and_shows_what_it_says():
+    nb = nbformat.read(DOCS / "tutorial.ipynb", as_version=4)
+    assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")  # committed without outputs
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(DOCS)}}).execute()
+    text = "\n".join(out.get("text", "") + out.get("data", {}).get("text/plain", "")
+                     for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
+    assert "immune.kill_probability = 7.0: expected a value in [0, 1]" in text  # with_params refuses, in one line
+    assert "4/4" in text and "0 failed" in text  # the progress bar
+    assert "figure.pdf" in text
+    assert "volume_change_pct" in text and "abscopal_responder" in text
