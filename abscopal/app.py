@@ -32,23 +32,26 @@ SIDEBAR_CSS = """
 LATTICE_COLOURS = {"cell states": "states", "PD-L1 of live cells": "pd_l1"}
 
 
-def event_text(event: dict) -> str:
-    """One line of the treatment log: "day 0: cryo of index (52,310 necrotic, 3,120 apoptotic cells)"."""
-    kind, target = event["kind"], event["target"]
-    what = {
-        "ablation": lambda: f"{event.get('modality', 'ablation')} of {target} ({event.get('necrotic', 0):,} necrotic, "
-                            f"{event.get('apoptotic', 0):,} apoptotic cells)",
-        "dose": lambda: f"{target} dose",
-        "resection": lambda: f"resection of {target}",
-        "metastasis": lambda: f"metastasis {target} seeded",
-        "stop": lambda: f"run stopped: {event.get('reason', '')}",
-    }.get(kind, lambda: f"{kind} {target}")()
-    return f"day {event['day']:g}: {what}"
+def treatment_lines(events: list[dict]) -> list[str]:
+    """The treatments given so far, one line each, a drug's doses on one line: "day 0: cryo of index (114,071
+    necrotic, 0 apoptotic cells)", "anti_pd1: doses on days 0, 3, 6"."""
+    lines, doses = [], {}
+    for e in events:
+        kind, target, day = e["kind"], e["target"], f"day {e['day']:g}"
+        if kind == "dose":
+            doses.setdefault(target, []).append(f"{e['day']:g}")
+        elif kind == "ablation":
+            lines.append(f"{day}: {e['modality']} of {target} ({e['necrotic']:,} necrotic, {e['apoptotic']:,} apoptotic cells)")
+        elif kind == "stop":
+            lines.append(f"{day}: run stopped ({e['reason']})")
+        else:
+            lines.append(f"{day}: {kind} of {target}")
+    return lines + [f"{drug}: doses on days {', '.join(days)}" for drug, days in doses.items()]
 
 
 @solara.component
 def Status(model: live.LiveModel):
-    """The day, the arm and seed, and the treatments given so far (newest first)."""
+    """The day, the arm and seed, the run's main parameters, and the treatments given so far."""
     update_counter.get()
     s = model.settings
     solara.Text(f"Day {model.day:g}", classes=["abscopal-day"], style={"font-size": "1.6em", "font-weight": "bold"})
@@ -57,8 +60,8 @@ def Status(model: live.LiveModel):
     values = ", ".join(f"{key.split('.')[1]} {model.params[key.split('.')[0]][key.split('.')[1]]:g}"
                        for key in live.MAIN_KEYS)
     solara.Text(f"this run: {values} (inputs take effect on Reset)")
-    given = [event_text(e) for e in reversed(model.events)]
-    solara.Markdown("\n".join(f"- {line}" for line in given[:8]) if given else "no treatment yet")
+    given = treatment_lines(model.events)
+    solara.Markdown("\n".join(f"- {line}" for line in given) if given else "no treatment yet")
 
 
 @solara.component
@@ -74,10 +77,10 @@ def Lattices(model: live.LiveModel):
         for name, lesion in model.lesions.items():
             window = model.window(name)
             side_mm = (window[0].stop - window[0].start) * lesion.cell_um / 1000
-            with solara.Column(style={"width": "380px"}):
+            with solara.Column(style={"width": "300px"}):
                 solara.Text(f"{name}: {lesion.tissue.record()['tumor_cells']:,} live cells, "
                             f"{lesion.t_cells.active_count():,} effectors; {side_mm:.1f} mm across")
-                solara.Image(live.lattice_image(lesion, window, colour, top), width="380px")
+                solara.Image(live.lattice_image(lesion, window, colour, top), width="300px")
     key = " · ".join(f"{k} {v}" for k, v in {**STATE_COLOURS, **T_CELL_COLOURS}.items() if k != "empty")
     solara.Text(f"colours: {key}; PD-L1 on viridis from 0 to {top:g} (the most IFN-γ can induce)")
 

@@ -29,10 +29,12 @@ class LiveModel(AbscopalModel):
     """A run watched a day at a time: ``running`` turns False after ``experiment.end_day`` or an early stop.
 
     ``seed`` may be text (the app's input box); ``values``: dotted config keys (``MAIN_KEYS``) and their values.
+    ``scenario``: what Mesa's Reset passes (a Scenario with a fresh rng); ignored, as the config, arm, seed and
+    replicate determine the run.
     """
 
     def __init__(self, config=None, arm: str | None = None, seed: int | str | None = None, replicate: int = 0,
-                 **values):
+                 scenario=None, **values):
         exp = build.experiment(config)
         self.arm = build.default_arm(exp) if arm is None else build.check_arm(exp, arm)
         if isinstance(seed, str) and seed.strip().isdigit():

@@ -81,7 +81,7 @@ def server():
             proc.kill()
 
 
-def test_the_app_steps_days_and_draws_them_in_a_real_browser(chromium, server, tmp_path):
+def test_the_app_steps_days_draws_them_and_resets_with_a_new_input_in_a_real_browser(chromium, server, tmp_path):
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
@@ -103,6 +103,13 @@ def test_the_app_steps_days_and_draws_them_in_a_real_browser(chromium, server, t
             page.wait_for_function("src => document.querySelector('.abscopal-burden img').src != src", arg=before,
                                    timeout=30_000)
             shot = page.screenshot(path=str(tmp_path / "view.png"))
+            # a changed input takes effect on Reset: a new run from day -7 with the kill probability set to 0
+            thumb = page.locator(".v-input", has_text="kill probability").locator("[role=slider]")
+            thumb.focus()
+            thumb.press("Home")
+            page.get_by_role("button", name="Reset").click()
+            page.wait_for_function("document.body.innerText.includes('this run: kill_probability 0,')", timeout=30_000)
+            assert day.inner_text().strip() == "Day -7"
         finally:
             browser.close()
     pixels = np.asarray(Image.open(BytesIO(shot)).convert("L"), dtype=float)
