@@ -23,11 +23,11 @@ from .plots.style import STATE_COLOURS, T_CELL_COLOURS
 CONFIG = os.environ.get("ABSCOPAL_VIEW_CONFIG") or None
 ARM = os.environ.get("ABSCOPAL_VIEW_ARM") or None
 SEED = os.environ.get("ABSCOPAL_VIEW_SEED") or None
-#: Solara's sidebar is as wide as its content ("min-content"), which Vuetify cannot reserve room for: the page
-#: would lie under it. A fixed width, and the room beside it.
+#: Solara's sidebar is as wide as its content ("min-content"), which Vuetify cannot reserve room for: the page and
+#: the title would lie under it. Room beside it (the sidebar here is about 380 px wide).
 SIDEBAR_CSS = """
-.v-navigation-drawer--open { width: 420px !important; min-width: 420px !important; }
 .v-application .v-main { padding-left: 420px !important; }
+.v-app-bar .v-toolbar__content { padding-left: 420px !important; }
 """
 LATTICE_COLOURS = {"cell states": "states", "PD-L1 of live cells": "pd_l1"}
 
@@ -57,9 +57,10 @@ def Status(model: live.LiveModel):
     solara.Text(f"Day {model.day:g}", classes=["abscopal-day"], style={"font-size": "1.6em", "font-weight": "bold"})
     solara.Text(f"{model.params['label']} ({model.arm}), days {s['start_day']:g} to {s['end_day']:g}; seed {s['seed']}, "
                 f"replicate {model.streams.seed.spawn_key[0]}" + ("" if model.running else "; finished"))
-    values = ", ".join(f"{key.split('.')[1]} {model.params[key.split('.')[0]][key.split('.')[1]]:g}"
+    values = ", ".join(f"{key.split('.')[1]} {model.params[key.split('.')[0]][key.split('.')[1]]:.4g}"
                        for key in live.MAIN_KEYS)
-    solara.Text(f"this run: {values} (inputs take effect on Reset)")
+    solara.Text(f"this run: {values} (the replicate's individual scales precursors and growth; inputs take effect "
+                f"on Reset)")
     given = treatment_lines(model.events)
     solara.Markdown("\n".join(f"- {line}" for line in given) if given else "no treatment yet")
 
@@ -81,8 +82,10 @@ def Lattices(model: live.LiveModel):
                 solara.Text(f"{name}: {lesion.tissue.record()['tumor_cells']:,} live cells, "
                             f"{lesion.t_cells.active_count():,} effectors; {side_mm:.1f} mm across")
                 solara.Image(live.lattice_image(lesion, window, colour, top), width="300px")
-    key = " · ".join(f"{k} {v}" for k, v in {**STATE_COLOURS, **T_CELL_COLOURS}.items() if k != "empty")
-    solara.Text(f"colours: {key}; PD-L1 on viridis from 0 to {top:g} (the most IFN-γ can induce)")
+    key = " ".join(f'<span style="color: {v}">&#9632;</span> {k}' for k, v in {**STATE_COLOURS, **T_CELL_COLOURS}.items()
+                   if k != "empty")
+    solara.HTML(tag="div", unsafe_innerHTML=f"{key}; PD-L1 of live cells on viridis from 0 to {top:g} (the most IFN-γ "
+                                            f"can induce); a pixel is a site of {model.params['tumour']['cell_diameter_um']:g} µm")
 
 
 @solara.component

@@ -167,3 +167,14 @@ def test_the_live_model_stops_at_the_end_day():
         model.step()
         steps += 1
     assert steps == 8 and model.day == 6  # days -2 to 6 of the small config
+
+
+def test_the_treatment_log_puts_a_drugs_doses_on_one_line():
+    from abscopal.app import treatment_lines
+
+    events = [{"kind": "dose", "day": 0.0, "target": "anti_pd1"},
+              {"kind": "ablation", "day": 0.0, "target": "index", "modality": "cryo", "necrotic": 114071, "apoptotic": 0},
+              {"kind": "dose", "day": 3.0, "target": "anti_pd1"},
+              {"kind": "stop", "day": 9.0, "target": "all lesions", "reason": "cleared"}]
+    assert treatment_lines(events) == ["day 0: cryo of index (114,071 necrotic, 0 apoptotic cells)",
+                                       "day 9: run stopped (cleared)", "anti_pd1: doses on days 0, 3"]
