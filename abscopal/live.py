@@ -15,7 +15,7 @@ from matplotlib.colors import to_rgb
 from threadpoolctl import threadpool_limits
 
 from . import build
-from .config import Param, axis_label, lookup
+from .config import axis_label, lookup
 from .lesion.tissue import LIVE
 from .model import AbscopalModel
 from .plots.style import STATE_COLOURS, T_CELL_COLOURS
