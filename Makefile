@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	  echo "creating $(VENV) with $$interp"; \
 	  "$$interp" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dask,sensitivity]'
+	$(PY) -m pip install --quiet -e '.[test,dask,sensitivity,view]'
 	@touch $@
 
 env: $(VENV)/.installed

@@ -1,4 +1,4 @@
-"""The command line: ``abscopal run | plot | params | validate``."""
+"""The command line: ``abscopal run | sweep | plot | params | validate | view``."""
 
 from __future__ import annotations
 
@@ -45,6 +45,37 @@ def cmd_run(args) -> int:
         wrote.append(str(save_burden_figure(res, out / "figures" / "tumour_burden.png")))
     print(f"wrote {', '.join(wrote)}")
     return 1 if res.failed else 0
+
+
+def cmd_view(args) -> int:
+    """Check the config, arm and seed, then serve the live view (``abscopal.app``) on 127.0.0.1 until Ctrl-C."""
+    from .build import check_arm, experiment
+    from .config import SECTIONS
+
+    exp = experiment(args.config)
+    if args.arm is not None:
+        check_arm(exp, args.arm)
+    if args.seed is not None:
+        SECTIONS["experiment"]["seed"].check("--seed", args.seed)
+    try:
+        import mesa.visualization  # noqa: F401  (solara, altair)
+    except ImportError as e:
+        raise RuntimeError(f"abscopal view needs Mesa's visualization ({e.name} is missing): "
+                           f"pip install 'abscopal[view]'") from None
+    os.environ.update({"ABSCOPAL_VIEW_CONFIG": str(Path(args.config).resolve()) if args.config else "",
+                       "ABSCOPAL_VIEW_ARM": args.arm or "",
+                       "ABSCOPAL_VIEW_SEED": "" if args.seed is None else str(args.seed)})
+    print(f"abscopal view: http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
+    solara = [sys.executable, "-m", "solara", "run", "abscopal.app", "--host", "127.0.0.1", "--port", str(args.port),
+              "--production", "--no-open", "--no-check-version"]
+    os.execv(sys.executable, solara)  # the server replaces this process: stopping it stops the server
+
+
+def port(text: str) -> int:
+    """A TCP port (argparse type)."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a port number in [1, 65535]")
+    return int(text)
 
 
 def cmd_params(args) -> int:
@@ -168,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--executor", choices=("serial", "process", "dask"),
                    help="default: serial on one worker, else process (dask with --scheduler)")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("view", help="watch a run live in the browser (a Mesa SolaraViz app on 127.0.0.1)")
+    p.add_argument("config", nargs="?", help="experiment config (TOML; default experiments/cryo_checkpoint.toml)")
+    p.add_argument("--arm", help="the arm shown first (default: the first combining ablation and a drug)")
+    p.add_argument("--seed", type=int, help="override experiment.seed")
+    p.add_argument("--port", type=port, default=8765, help="port on 127.0.0.1 (default 8765)")
+    p.set_defaults(fn=cmd_view)
     p = sub.add_parser("params", help="every parameter: key, unit, default, allowed range, source")
     p.add_argument("--format", choices=("table", "tsv"), default="table")
     p.set_defaults(fn=cmd_params)

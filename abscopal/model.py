@@ -23,6 +23,7 @@ import mesa
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from . import build
 from .adjuvant import Adjuvant
 from .drugs import Drug, Pharmacy
 from .immune.dendritic_cells import DCSignals
@@ -35,9 +36,23 @@ from .streams import Streams
 from .treatments import Ablation, Dosing, Metastasis, Resection
 
 class AbscopalModel(mesa.Model):
-    """One run of one arm: built from the arm's resolved parameters and the replicate's seed."""
+    """One run of one arm: built from the arm's resolved parameters and the replicate's seed.
 
-    def __init__(self, params: dict, settings: dict, seed: np.random.SeedSequence, snapshot_days=()):
+    The runner passes ``params`` (the arm's, resolved), ``settings`` and the replicate's SeedSequence. The Mesa
+    way, every argument optional: ``AbscopalModel(config=..., arm=..., seed=...)`` is replicate ``replicate``
+    (default 0) of the experiment ``config`` (default experiments/cryo_checkpoint.toml) with the root seed ``seed``
+    (default the experiment's), the first arm that combines ablation and a drug by default; ``overrides`` sets
+    dotted config keys (``{"immune.kill_probability": 0.2}``); see :func:`abscopal.build.run_inputs`.
+    """
+
+    def __init__(self, params: dict | None = None, settings: dict | None = None,
+                 seed: np.random.SeedSequence | int | None = None, snapshot_days=(), *, config=None,
+                 arm: str | None = None, replicate: int = 0, overrides: dict | None = None):
+        if params is None:
+            params, settings, seed = build.run_inputs(config, arm, seed, replicate, overrides)
+        elif config is not None or arm is not None or overrides is not None:
+            raise TypeError("AbscopalModel: give params, settings and a SeedSequence, or config, arm and seed; not both")
+        self.settings = settings
         self.streams = Streams(seed)
         super().__init__(rng=self.streams.generator("mesa"))
         self.params = params
