@@ -59,11 +59,11 @@ class Param:
             raise ConfigError(f"{key} = {value!r}: expected a number in {self.range_text()}{self.unit_text()}")
         if kind is int and (not float(value).is_integer()):
             raise ConfigError(f"{key} = {value!r}: expected a whole number in {self.range_text()}{self.unit_text()}")
-        value = kind(value)
+        given, value = value, kind(value)  # the message echoes the value as written (-1, not -1.0)
         if not math.isfinite(value) or (self.low is not None and value < self.low) or (
             self.high is not None and value > self.high
         ):
-            raise ConfigError(f"{key} = {value!r}: expected a value in {self.range_text()}{self.unit_text()}")
+            raise ConfigError(f"{key} = {given!r}: expected a value in {self.range_text()}{self.unit_text()}")
         return value
 
     def unit_text(self) -> str:

@@ -416,8 +416,8 @@ class Sweep:
         stop_after: stop after this many runs finish (the rest stay missing; resume finishes them).
         """
         keep = out is not None
-        out = (Path(out) if keep else Path(tempfile.mkdtemp(prefix="abscopal-sweep-"))).absolute()  # for remote workers
-        tasks = self.tasks(out)
+        out = Path(out) if keep else Path(tempfile.mkdtemp(prefix="abscopal-sweep-"))  # as given, for messages
+        tasks = self.tasks(out.absolute())  # for remote workers
         execute(tasks, runner.run_task, out, self._manifest(), executor, workers, scheduler, resume=resume,
                 force=force, log=log, progress=progress,
                 stop_after=stop_after, on_start=lambda: store.write_frame(out / "points.parquet", self.points))

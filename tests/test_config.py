@@ -211,6 +211,13 @@ def test_a_unitless_value_out_of_range_ends_the_line_cleanly():
     assert str(err.value) == "immune.kill_probability = 'high': expected a number in [0, 1]"
 
 
+def test_a_bad_value_is_echoed_as_written_not_as_converted():
+    """A whole number given for a real-valued parameter was echoed after conversion (``= -1.0``)."""
+    with pytest.raises(ConfigError) as err:
+        resolve(small_config(time_step_h=-1))
+    assert str(err.value) == "experiment.time_step_h = -1: expected a value in [0.25, 24] h"
+
+
 def test_a_whole_number_out_of_range_names_its_unit_and_a_name_must_be_a_string():
     cfg = small_config()
     cfg["lymph_node"] = {"divisions": 2.5}

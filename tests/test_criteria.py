@@ -135,7 +135,7 @@ def test_readout_table_in_the_config():
     assert config.resolve({"arms": {"a": {}}}).arms["a"]["readout"]["criteria"] == "volume"
     with pytest.raises(config.ConfigError, match=r"readout.criteria = 'mrecist': expected one of"):
         config.resolve({"readout": {"criteria": "mrecist"}})
-    with pytest.raises(config.ConfigError, match=r"readout.progression_volume_fold = 1.0: expected a value in"):
+    with pytest.raises(config.ConfigError, match=r"readout.progression_volume_fold = 1: expected a value in"):
         config.resolve({"readout": {"progression_volume_fold": 1}})
     with pytest.raises(config.ConfigError, match=r"arms.a.readout: the response criteria are shared by all arms"):
         config.resolve({"arms": {"a": {"readout": {"criteria": "recist"}}}})

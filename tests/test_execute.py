@@ -162,6 +162,19 @@ def test_cli_run_refuses_a_sweep_folder_and_force_replaces_it(tmp_path, capsys):
     assert "holds the results of experiment 'e'" in capsys.readouterr().err
 
 
+def test_run_and_sweep_name_the_refused_folder_as_given(tmp_path, capsys, monkeypatch):
+    """A sweep into a run folder named it by its absolute path where ``run`` gives it as the user did."""
+    monkeypatch.chdir(tmp_path)
+    sweep_cfg, run_cfg = write_config(tmp_path / "s.toml", sweep=True), write_config(tmp_path / "r.toml")
+    assert main(["run", str(run_cfg), "--out", "out", "--workers", "1"]) == 0
+    assert main(["sweep", str(sweep_cfg), "--out", "sout", "--executor", "serial"]) == 0
+    capsys.readouterr()
+    assert main(["sweep", str(sweep_cfg), "--out", "out", "--executor", "serial"]) == 2
+    assert capsys.readouterr().err.startswith("abscopal: output folder out: holds the results of experiment")
+    assert main(["run", str(run_cfg), "--out", "sout", "--workers", "1"]) == 2
+    assert capsys.readouterr().err.startswith("abscopal: output folder sout: holds the results of sweep")
+
+
 def test_killed_cli_run_resumes(tmp_path):
     config = write_config(tmp_path / "e.toml")
     out = tmp_path / "out"
