@@ -64,7 +64,7 @@ def test_cli_validate_and_errors(tmp_path, capsys):
     assert "2 arms (control, cryo)" in capsys.readouterr().out
     assert main(["validate", str(cfg), "--set", "immune.kill_probability=2"]) == 2
     err = capsys.readouterr().err
-    assert "immune.kill_probability = 2.0" in err and "[0, 1]" in err
+    assert "immune.kill_probability = 2: expected" in err and "[0, 1]" in err
 
 
 def test_cli_params_lists_every_parameter_with_unit_and_source(capsys):
