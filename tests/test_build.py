@@ -47,7 +47,7 @@ def test_overrides_set_config_keys():
     ({"seed": -1}, "seed = -1: expected a value in [0, 9223372036854775807]"),
     ({"seed": "x"}, "seed = 'x': expected a number in [0, 9223372036854775807]"),
     ({"replicate": 2}, "replicate = 2: expected a whole number in [0, 1] (experiment.replicates = 2)"),
-    ({"overrides": {"immune.kill_probability": 2}}, "immune.kill_probability = 2.0: expected a value in [0, 1]"),
+    ({"overrides": {"immune.kill_probability": 2}}, "immune.kill_probability = 2: expected a value in [0, 1]"),
 ])
 def test_bad_keywords_are_one_line_errors_naming_the_argument(kwargs, message):
     with pytest.raises(ConfigError) as caught:
