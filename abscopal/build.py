@@ -45,7 +45,10 @@ def default_arm(exp: Experiment) -> str:
     return next(iter(exp.arms))
 
 
-def check_arm(exp: Experiment, arm) -> str:
+def choose_arm(exp: Experiment, arm: str | None) -> str:
+    """``arm`` if the experiment has it (else a ConfigError naming it), or the :func:`default_arm` for None."""
+    if arm is None:
+        return default_arm(exp)
     if arm not in exp.arms:
         raise ConfigError(f"arm = {arm!r}: expected one of {list(exp.arms)}{did_you_mean(arm, exp.arms)}")
     return arm
@@ -61,7 +64,7 @@ def run_inputs(config=None, arm: str | None = None, seed: int | None = None, rep
     exp = experiment(config)
     if overrides:
         exp = exp.with_params(overrides)
-    arm = default_arm(exp) if arm is None else check_arm(exp, arm)
+    arm = choose_arm(exp, arm)
     settings = dict(exp.settings)
     if seed is not None:
         settings["seed"] = SECTIONS["experiment"]["seed"].check("seed", seed)

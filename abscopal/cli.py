@@ -49,12 +49,11 @@ def cmd_run(args) -> int:
 
 def cmd_view(args) -> int:
     """Check the config, arm and seed, then serve the live view (``abscopal.app``) on 127.0.0.1 until Ctrl-C."""
-    from .build import check_arm, experiment
+    from .build import choose_arm, experiment
     from .config import SECTIONS
 
     exp = experiment(args.config)
-    if args.arm is not None:
-        check_arm(exp, args.arm)
+    choose_arm(exp, args.arm)
     if args.seed is not None:
         SECTIONS["experiment"]["seed"].check("--seed", args.seed)
     try:

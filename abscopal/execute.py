@@ -336,7 +336,7 @@ class ManifestWriter:
 
 def execute(tasks: list, fn, out: Path, manifest: dict, executor: str | cf.Executor = "serial",
             workers: int | None = None, scheduler: str | None = None, resume: bool = False, force: bool = False,
-            log=None, progress: bool = False, stop_after: int | None = None, on_start=None) -> dict:
+            progress: bool = False, stop_after: int | None = None, on_start=None) -> dict:
     """Run ``fn(task)`` for every task into ``out``; returns the final manifest (also in ``out``).
 
     ``manifest``: what to record besides the runs; it must hold ``kind`` and ``config_hash`` (check_folder).
@@ -364,12 +364,9 @@ def execute(tasks: list, fn, out: Path, manifest: dict, executor: str | cf.Execu
         runs = finished_runs(make_pool, fn, todo, inflight)
         bar = progress_bar.bar(len(todo), manifest.get("experiment", "runs")) if progress else None
         try:
-            for task, entry in runs:
+            for _, entry in runs:
                 writer.add(entry)
                 failed += entry["status"] != "ok"
-                if log:
-                    log(f"[{writer.finished}/{len(todo)}] {task.file} "
-                        + ("ok" if entry["status"] == "ok" else f"FAILED: {entry['error']}"))
                 if bar is not None:
                     progress_bar.update(bar, failed)
                 if stop_after is not None and writer.finished >= stop_after:

@@ -36,7 +36,7 @@ class LiveModel(AbscopalModel):
     def __init__(self, config=None, arm: str | None = None, seed: int | str | None = None, replicate: int = 0,
                  scenario=None, **values):
         exp = build.experiment(config)
-        self.arm = build.default_arm(exp) if arm is None else build.check_arm(exp, arm)
+        self.arm = build.choose_arm(exp, arm)
         if isinstance(seed, str) and seed.strip().isdigit():
             seed = int(seed)
         super().__init__(config=exp, arm=self.arm, seed=seed, replicate=replicate, overrides=values or None)
@@ -84,7 +84,7 @@ def model_params(config=None, arm: str | None = None, seed: int | None = None) -
     """The app's inputs (Mesa's ``model_params``): the config (fixed), the arm, the seed, the replicate and the
     sliders of ``MAIN_KEYS`` at the arm's values."""
     exp = build.experiment(config)
-    arm = build.default_arm(exp) if arm is None else build.check_arm(exp, arm)
+    arm = build.choose_arm(exp, arm)
     params = exp.arms[arm]
     inputs = {
         "config": config,

@@ -115,7 +115,7 @@ def config_hash(settings: dict, arms: dict) -> str:
 
 
 def run(experiment: Experiment, replicates: int | None = None, seed: int | None = None, workers: int = 1,
-        out: str | Path | None = None, log=None, resume: bool = False, force: bool = False,
+        out: str | Path | None = None, resume: bool = False, force: bool = False,
         executor: str | None = None, scheduler: str | None = None, progress: bool = True):
     """Run every arm x replicate of ``experiment``; returns a Results object.
 
@@ -148,7 +148,7 @@ def run(experiment: Experiment, replicates: int | None = None, seed: int | None 
         "workers": workers,
     }
     execute.execute(tasks, run_task, out, manifest, executor or ("serial" if workers == 1 else "process"),
-                    workers, scheduler, resume=resume, force=force, log=log, progress=progress)
+                    workers, scheduler, resume=resume, force=force, progress=progress)
     results = Results.build(out)
     if not keep:
         results = results.in_memory()

@@ -403,7 +403,7 @@ class Sweep:
 
     def run(self, out: str | Path | None = None, executor: str | cf.Executor = "process",
             workers: int | None = None, scheduler: str | None = None, resume: bool = False, force: bool = False,
-            progress: bool = True, stop_after: int | None = None, log=None) -> "SweepResults":
+            progress: bool = True, stop_after: int | None = None) -> "SweepResults":
         """Run every missing run and build summary.parquet; returns SweepResults.
 
         executor: "serial", "process" (a process pool of ``workers``, one per core by default), "dask"
@@ -419,7 +419,7 @@ class Sweep:
         out = Path(out) if keep else Path(tempfile.mkdtemp(prefix="abscopal-sweep-"))  # as given, for messages
         tasks = self.tasks(out.absolute())  # for remote workers
         execute(tasks, runner.run_task, out, self._manifest(), executor, workers, scheduler, resume=resume,
-                force=force, log=log, progress=progress,
+                force=force, progress=progress,
                 stop_after=stop_after, on_start=lambda: store.write_frame(out / "points.parquet", self.points))
         res = SweepResults.build(out, self)
         if not keep:

@@ -17,6 +17,7 @@ def km_offset_pt(i: int, n: int) -> float:
     """The vertical offset (points) of the ``i``-th of ``n`` arms' curves: :data:`KM_OFFSET_PT` apart, centred on 0."""
     return (i - (n - 1) / 2) * KM_OFFSET_PT
 
+
 @paper_style()
 def kaplan_meier_plot(km_frame: pd.DataFrame, ax=None, logrank_p: float | None = None, styles=None,
                       cumulative: bool = False):
