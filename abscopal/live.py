@@ -135,8 +135,7 @@ def lattice_image(lesion, window: tuple[slice, slice], colour: str = "states", p
         image[live] = PD_L1_RGB[level[live]]
     tc = lesion.t_cells
     if tc.size:
-        r = np.rint(np.asarray(tc.row)).astype(np.int64) - rs.start
-        c = np.rint(np.asarray(tc.col)).astype(np.int64) - cs.start
+        r, c = tc.row - rs.start, tc.col - cs.start  # lattice sites (int64)
         inside = (r >= 0) & (r < state.shape[0]) & (c >= 0) & (c < state.shape[1])
-        image[r[inside], c[inside]] = T_CELL_RGB[np.asarray(tc.exhausted, dtype=np.int64)[inside]]
+        image[r[inside], c[inside]] = T_CELL_RGB[tc.exhausted[inside].astype(np.int64)]
     return image
