@@ -71,6 +71,7 @@ class AbscopalModel(mesa.Model):
         self._treatment_events: list = []  # see in_order
         for name, spec in params["lesions"].items():
             self.add_lesion(name, spec)
+            self.lesions[name].seed_resident_t_cells(params["immune"]["preexisting_effectors_per_mm2"])
         self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"],
                                     params["dendritic_cells"]["lymph_node_death_per_day"])
         self._blood_step_start = self.lymph_node.blood_effectors  # at the last step's start

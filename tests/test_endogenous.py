@@ -1,0 +1,98 @@
+"""Endogenous immunity (issue 9, item 2): untreated lesions prime CD8 cells through DCs that mature without danger
+signals (``dendritic_cells.steady_state_maturation``), and lesions carry tumour-specific effectors from the first
+simulated day (``immune.preexisting_effectors_per_mm2``, an individual's trait). Both are off by default."""
+
+import math
+
+import pytest
+
+from abscopal import individual
+from abscopal.config import resolve
+from abscopal.model import AbscopalModel
+from abscopal.runner import simulate
+from abscopal.streams import Streams, replicate_seed
+from conftest import small_config
+
+NO_SPREAD = {key: 0.0 for key in individual.TRAITS.values()}
+
+
+def endogenous_config(maturation: float = 0.05, preexisting: float = 0.0, end_day: float = 14, **tumour) -> dict:
+    """Two untreated 3 mm lesions from day -7; control and anti-PD-1 alone (5 doses from day 0)."""
+    cfg = small_config(start_day=-7, end_day=end_day, readout_day=end_day)
+    for lesion in cfg["lesions"].values():
+        lesion.update(diameter_mm=3.0, domain_mm=6.0)
+    cfg["dendritic_cells"] = {"steady_state_maturation": maturation}
+    cfg["immune"] = {"preexisting_effectors_per_mm2": preexisting}
+    cfg["tumour"] = tumour
+    cfg["arms"] = {"control": {}, "anti_pd1": {"drugs": {"anti_pd1": {"start_day": 0, "doses": 5}}}}
+    return cfg
+
+
+def run(cfg: dict, arm: str = "control", replicate: int = 0):
+    exp = resolve(cfg)
+    ts, _, _ = simulate(exp.arms[arm], exp.settings, replicate_seed(exp.settings["seed"], replicate))
+    return ts
+
+
+def primed_by_day(ts, day: float) -> float:
+    systemic = ts[ts["lesion"] == "systemic"].set_index("time_day")
+    return float(systemic.loc[day, "primed_cd8_total"])
+
+
+def test_untreated_lesions_prime_cd8_cells_through_dcs_that_mature_without_danger_signals():
+    on = primed_by_day(run(endogenous_config(maturation=0.05)), 14)
+    off = primed_by_day(run(endogenous_config(maturation=0.0)), 14)
+    unshed = primed_by_day(run(endogenous_config(maturation=0.05, spontaneous_death_per_day=0.0)), 14)
+    assert on > 10  # naive cells activated by day 14, each the root of up to 2^16 effectors
+    assert off < 0.01  # apoptotic deaths bring too few DAMPs to mature a DC
+    assert unshed == 0.0  # no dying cell, no antigen: nothing to prime on
+
+
+def test_preexisting_effectors_scale_with_the_individuals_trait_and_are_absent_at_zero():
+    cfg = endogenous_config(maturation=0.0, preexisting=30.0)
+    cfg["individual"] = NO_SPREAD
+    exp = resolve(cfg)
+    params, seed = exp.arms["control"], replicate_seed(exp.settings["seed"], 0)
+    factors = dict.fromkeys(individual.TRAITS, 1.0)
+    counts = {}
+    for factor in (0.0, 1.0, 3.0):
+        model = AbscopalModel(individual.apply(params, {**factors, "preexisting_effectors": factor}), exp.settings, seed)
+        lesion = model.lesions["distant"]
+        counts[factor] = lesion.t_cells.size
+        expected = factor * 30.0 * lesion.tissue.area_mm2()
+        assert abs(counts[factor] - expected) <= 4 * math.sqrt(expected) + 1e-9, (factor, counts[factor], expected)
+        first = next(row for row in model.records if row["lesion"] == "distant")
+        assert first["effector_t_cells"] == counts[factor]  # in the first day's record
+    assert counts[0.0] == 0
+    # an infiltrate that has been entering at a steady rate: each has a uniform share of its lifespan left, so about
+    # half of them are gone half a lifespan later, not all at once after a whole one
+    model.run(-7 + 5)
+    left = model.lesions["distant"].t_cells.entry_day == -7
+    assert 0.35 < left.sum() / counts[3.0] < 0.65
+
+
+def test_the_new_trait_is_drawn_after_the_others_so_existing_individuals_keep_their_values():
+    spread = resolve(small_config()).arms["control"]["individual"]
+    for r in range(5):
+        seed = replicate_seed(3, r)
+        z = Streams(seed).generator("individual").standard_normal(3)  # the draws of the three earlier traits
+        drawn = individual.draw(spread, seed)
+        for (trait, key), zi in zip(list(individual.TRAITS.items())[:3], z):
+            assert drawn[trait] == math.exp(spread[key] * zi)
+        assert list(individual.TRAITS)[-1] == "preexisting_effectors"
+
+
+def test_with_endogenous_immunity_anti_pd1_alone_slows_an_untreated_lesion_in_every_individual():
+    """Paired: the same individuals under control and anti-PD-1; the distant lesion's live cells on day 14
+    relative to day 0. Without the mechanism the two arms are all but the same."""
+
+    def growth(cfg, arm, replicate):
+        distant = run(cfg, arm, replicate)
+        distant = distant[distant["lesion"] == "distant"].set_index("time_day")["tumor_cells"]
+        return distant.loc[14] / distant.loc[0]
+
+    on, off = endogenous_config(maturation=0.05, preexisting=20.0), endogenous_config(maturation=0.0)
+    for replicate in range(3):
+        control, blocked = growth(on, "control", replicate), growth(on, "anti_pd1", replicate)
+        assert blocked < control - 0.15, (replicate, control, blocked)  # fold growth from day 0
+        assert growth(off, "anti_pd1", replicate) == pytest.approx(growth(off, "control", replicate), rel=0.01)
