@@ -5,9 +5,12 @@ simulated day (``immune.preexisting_effectors_per_mm2``, an individual's trait).
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from abscopal import individual
 from abscopal.config import resolve
+from abscopal.immune.dendritic_cells import DCSignals, LesionDendriticCells
 from abscopal.model import AbscopalModel
 from abscopal.runner import simulate
 from abscopal.streams import Streams, replicate_seed
@@ -37,6 +40,27 @@ def run(cfg: dict, arm: str = "control", replicate: int = 0):
 def primed_by_day(ts, day: float) -> float:
     systemic = ts[ts["lesion"] == "systemic"].set_index("time_day")
     return float(systemic.loc[day, "primed_cd8_total"])
+
+
+def dcs_to_node(share: float, antigen: float, damp: float, adjuvant: float, days: int = 3) -> float:
+    """Mature DCs a lesion's DCs send to the node over ``days`` days of 6 h steps, from none loaded."""
+    p = {**resolve(small_config()).arms["control"]["dendritic_cells"], "steady_state_maturation": share}
+    dcs, mature = LesionDendriticCells(p), 0.0
+    for _ in range(4 * days):
+        mature += dcs.step(DCSignals(0.25, antigen, damp, 1.0, adjuvant))[0]
+    return mature
+
+
+@settings(max_examples=60, deadline=None)
+@given(share=st.floats(0, 1), more=st.floats(0, 1), antigen=st.floats(0, 1e5), damp=st.floats(0, 1),
+       adjuvant=st.floats(0, 1))
+def test_a_larger_steady_state_share_sends_more_mature_dcs_and_a_full_one_ignores_danger_signals(
+        share, more, antigen, damp, adjuvant):
+    low, high = dcs_to_node(share, antigen, damp, adjuvant), dcs_to_node(share + (1 - share) * more, antigen, damp,
+                                                                            adjuvant)
+    assert high >= low * (1 - 1e-9)
+    assert dcs_to_node(1.0, antigen, damp, adjuvant) == pytest.approx(dcs_to_node(1.0, antigen, 0.0, 0.0), rel=1e-9)
+    assert dcs_to_node(0.0, antigen, 0.0, 0.0) == 0.0  # no danger signal, no adjuvant, no steady-state share
 
 
 def test_untreated_lesions_prime_cd8_cells_through_dcs_that_mature_without_danger_signals():
