@@ -146,6 +146,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "lymph_node_death_per_day": P(0.4, "1/day", "death of DCs that have reached the lymph node (2-3 day lifespan)", "kamath2002", 0, 10),
     },
     "lymph_node": {
+        "draining_nodes": P("shared", "", "where each lesion's DCs go: shared = one tumour-draining node for all lesions, per_lesion = each lesion its own node, through which the naive (and memory) CD8 pool recirculates an equal share of its time, so priming is the mean over the nodes of each node's saturating DC signal (and the Treg induction likewise)", "assumption", choices=("shared", "per_lesion")),
         "naive_precursors": P(150.0, "cells", "tumour-antigen-specific naive CD8 precursors per epitope (100-200 per mouse)", "blattman2002", 0, 1e6),
         "activation_per_day_max": P(23.0, "1/day", "maximal activation rate of a naive CD8 cell by mature DCs", "qspio_tnbc", 0, 1000),
         "mature_dc_half_saturation": P(500.0, "DCs", "mature DCs in the node giving half-maximal activation", "assumption", 1e-3, 1e7),

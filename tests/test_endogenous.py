@@ -4,12 +4,14 @@ simulated day (``immune.preexisting_effectors_per_mm2``, an individual's trait).
 
 import math
 
+import numpy as np
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from abscopal import individual
-from abscopal.config import resolve
+from abscopal.config import ConfigError, resolve
 from abscopal.immune.dendritic_cells import DCSignals, LesionDendriticCells
 from abscopal.model import AbscopalModel
 from abscopal.runner import simulate
@@ -120,3 +122,35 @@ def test_with_endogenous_immunity_anti_pd1_alone_slows_an_untreated_lesion_in_ev
         control, blocked = growth(on, "control", replicate), growth(on, "anti_pd1", replicate)
         assert blocked < control - 0.15, (replicate, control, blocked)  # fold growth from day 0
         assert growth(off, "anti_pd1", replicate) == pytest.approx(growth(off, "control", replicate), rel=0.01)
+
+
+def node_run(lesions: tuple[str, ...], nodes: str):
+    """The small cryo + anti-PD-1 run (index ablated on day 0) with only ``lesions``, its systemic rows by day."""
+    cfg = small_config()
+    cfg["lesions"] = {name: lesion for name, lesion in cfg["lesions"].items() if name in lesions}
+    cfg["lymph_node"] = {"draining_nodes": nodes}
+    ts = run(cfg, "cryo_anti_pd1")
+    return ts[ts["lesion"] == "systemic"].set_index("time_day")
+
+
+COLUMNS = ["primed_cd8_total", "blood_effectors", "treg_level", "ln_mature_dcs", "ln_treg_inducing_dcs"]
+
+
+def test_a_node_per_lesion_is_the_shared_node_when_there_is_one_lesion():
+    shared, own = node_run(("index",), "shared"), node_run(("index",), "per_lesion")
+    assert np.allclose(own[COLUMNS].to_numpy(float), shared[COLUMNS].to_numpy(float), rtol=1e-9, atol=1e-12)
+
+
+def test_with_a_node_per_lesion_the_ablated_lesions_dcs_prime_in_a_node_the_naive_cells_visit_half_their_time():
+    shared, own = node_run(("index", "distant"), "shared"), node_run(("index", "distant"), "per_lesion")
+    early = shared.index <= 3  # the same DCs arrive, in two nodes, until the primed effectors differ
+    assert np.allclose(own.loc[early, "ln_mature_dcs"], shared.loc[early, "ln_mature_dcs"], rtol=1e-9)
+    ratio = own.loc[6, "primed_cd8_total"] / shared.loc[6, "primed_cd8_total"]
+    assert 0.4 < ratio < 0.7, ratio  # about half (the distant lesion's node adds little; the DC signal saturates)
+
+
+def test_draining_nodes_is_shared_or_per_lesion():
+    cfg = small_config()
+    cfg["lymph_node"] = {"draining_nodes": "both"}
+    with pytest.raises(ConfigError, match=r"^lymph_node.draining_nodes = 'both': expected one of \['shared', 'per_lesion'\]$"):
+        resolve(cfg)
