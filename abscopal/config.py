@@ -137,6 +137,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "maturation_per_day": P(1.5, "1/day", "maturation of loaded DCs when DAMPs are saturating", "qspio_tnbc", 0, 50),
         "damp_half_saturation": P(0.05, "relative/site", "antigen-weighted DAMP level (over damp_sensing_um) giving half-maximal maturation", "assumption", 1e-6, 100),
         "damp_hill": P(2.0, "-", "Hill coefficient of DAMP-driven maturation", "assumption", 0.5, 8),
+        "steady_state_maturation": P(0.0, "-", "share of the maximal (DAMP-saturated) maturation rate at which loaded DCs mature without danger signals: CD103+ DCs carry tumour antigen to the draining node and prime CD8 cells in the steady state (Roberts et al. 2016, Cancer Cell 30:324), so untreated lesions prime T cells on their own; 0 switches it off", "assumption: off until re-calibrated, issue 9", 0, 1),
         "damp_sensing_um": P(500.0, "µm", "scale over which DCs meet the DAMP level where they take up antigen (a Gaussian's SD; about the distance DAMPs spread in their lifetime, √(D/k) ≈ 460 µm; makes the signal independent of the field grid and the time step)", "assumption", 20, 5000),
         "mature_migration_per_day": P(4.0, "1/day", "migration of mature DCs to the tumour-draining lymph node", "qspio_tnbc", 0, 50),
         "immature_migration_per_day": P(0.4, "1/day", "steady-state (tolerogenic) migration of loaded immature DCs", "assumption", 0, 50),
@@ -145,6 +146,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "lymph_node_death_per_day": P(0.4, "1/day", "death of DCs that have reached the lymph node (2-3 day lifespan)", "kamath2002", 0, 10),
     },
     "lymph_node": {
+        "draining_nodes": P("shared", "", "where each lesion's DCs go: shared = one tumour-draining node for all lesions, per_lesion = each lesion its own node, through which the naive (and memory) CD8 pool recirculates an equal share of its time, so priming is the mean over the nodes of each node's saturating DC signal (and the Treg induction likewise)", "assumption", choices=("shared", "per_lesion")),
         "naive_precursors": P(150.0, "cells", "tumour-antigen-specific naive CD8 precursors per epitope (100-200 per mouse)", "blattman2002", 0, 1e6),
         "activation_per_day_max": P(23.0, "1/day", "maximal activation rate of a naive CD8 cell by mature DCs", "qspio_tnbc", 0, 1000),
         "mature_dc_half_saturation": P(500.0, "DCs", "mature DCs in the node giving half-maximal activation", "assumption", 1e-3, 1e7),
@@ -170,6 +172,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "edge_entry_fraction": P(0.5, "-", "fraction of entering T cells that enter at the lesion edge (rest: vessels inside)", "assumption", 0, 1),
     },
     "immune": {
+        "preexisting_effectors_per_mm2": P(0.0, "cells/mm²", "tumour-specific effector T cells already in each lesion of the config on the first simulated day, per mm² of its tissue (immunogenic tumours such as CT26 carry them before any treatment, and checkpoint blockade releases them); metastases seeded later get theirs from the blood. 0 switches it off", "assumption: off until re-calibrated, issue 9", 0, 1000),
         "kill_probability": P(0.3, "-", "probability that an engagement of an antigen-bearing cell kills it (no inhibition)", "kather2017", 0, 1),
         "engagement_time_h": P(6.0, "h", "mean time between an effector's kill attempts (engagements are a Poisson process at 1 / this rate)", "kather2017", 0.1, 240),
         "kill_budget": P(5, "kills", "kills before an effector is exhausted", "kather2017", 1, 1000),
@@ -206,6 +209,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "recruitment_capacity_sd_log": P(0.7, "-", "SD of the log of an individual's T-cell infiltration capacity (multiplies every lesion's recruitment_capacity; Kosinsky's random effect on T-cell influx, Omega 0.696); 0 = every individual alike", "kosinsky2018", 0, 3),
         "naive_precursors_sd_log": P(0.35, "-", "SD of the log of an individual's tumour-specific naive CD8 precursors (100-200 per mouse read as about ±1 SD)", "blattman2002", 0, 3),
         "growth_rate_sd_log": P(0.1, "-", "SD of the log of an individual's tumour growth rate: small, as Kosinsky 2018 described individual CT26 growth with a random effect on T-cell influx only", "assumption", 0, 3),
+        "preexisting_effectors_sd_log": P(0.5, "-", "SD of the log of an individual's pre-existing tumour-specific effectors in its lesions (multiplies immune.preexisting_effectors_per_mm2; drawn after the other traits, so their draws are unchanged)", "assumption", 0, 3),
     },
 }
 

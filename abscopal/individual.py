@@ -23,6 +23,7 @@ TRAITS = {
     "recruitment_capacity": "recruitment_capacity_sd_log",
     "naive_precursors": "naive_precursors_sd_log",
     "growth_rate": "growth_rate_sd_log",
+    "preexisting_effectors": "preexisting_effectors_sd_log",  # added last: the earlier traits keep their draws
 }
 
 
@@ -37,7 +38,8 @@ def apply(params: dict, factors: dict[str, float]) -> dict:
 
     recruitment_capacity multiplies the T-cell infiltration capacity of every lesion and of every
     metastasis it will seed; naive_precursors the tumour-specific naive CD8 precursors;
-    growth_rate the tumour-cell division rate.
+    growth_rate the tumour-cell division rate; preexisting_effectors the effectors already in the lesions on the
+    first simulated day.
     """
     out = copy.deepcopy(params)
     for section in ("lesions", "metastases"):
@@ -45,6 +47,7 @@ def apply(params: dict, factors: dict[str, float]) -> dict:
             lesion["recruitment_capacity"] *= factors["recruitment_capacity"]
     out["lymph_node"]["naive_precursors"] *= factors["naive_precursors"]
     out["tumour"]["growth_rate_per_day"] *= factors["growth_rate"]
+    out["immune"]["preexisting_effectors_per_mm2"] *= factors["preexisting_effectors"]
     return out
 
 

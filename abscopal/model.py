@@ -71,6 +71,7 @@ class AbscopalModel(mesa.Model):
         self._treatment_events: list = []  # see in_order
         for name, spec in params["lesions"].items():
             self.add_lesion(name, spec)
+            self.lesions[name].seed_resident_t_cells(params["immune"]["preexisting_effectors_per_mm2"])
         self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"],
                                     params["dendritic_cells"]["lymph_node_death_per_day"])
         self._blood_step_start = self.lymph_node.blood_effectors  # at the last step's start
@@ -144,6 +145,7 @@ class AbscopalModel(mesa.Model):
         ln = self.lymph_node
         blood_mid = self.blood_effectors_mid_step()
         mature_in = tolerogenic_in = apoptotic_tolerogenic_in = recruited = 0.0
+        by_lesion = []  # what each lesion's DCs bring to its own node (lymph_node.draining_nodes = "per_lesion")
         for lesion in self.lesions.values():
             lesion.fields.begin_step()
             entry = lesion.rng["t_cell_entry"]
@@ -167,12 +169,14 @@ class AbscopalModel(mesa.Model):
             mature_in += m
             tolerogenic_in += t
             apoptotic_tolerogenic_in += lesion.dcs.apoptotic_tolerogenic_out
+            by_lesion.append((lesion.name, m, t, lesion.dcs.apoptotic_tolerogenic_out))
             lesion.suppressors.step(SuppressorSignals(
                 dt, lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level, treg_depletion,
                 lesion.tissue.area_mm2(), lesion.injury_inflammation_over(dt)))
             lesion.resolve_inflammation(dt)
         self._blood_step_start = ln.blood_effectors
-        ln.step(NodeSignals(dt, mature_in, tolerogenic_in, recruited, occ["anti_ctla4"], apoptotic_tolerogenic_in))
+        ln.step(NodeSignals(dt, mature_in, tolerogenic_in, recruited, occ["anti_ctla4"], apoptotic_tolerogenic_in,
+                            tuple(by_lesion)))
 
     def adjuvant_signal(self, lesion: str, day: float) -> float:
         """The adjuvant's DC maturation signal (0-1) in a lesion on a day (0 without an adjuvant)."""

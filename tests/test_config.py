@@ -88,7 +88,9 @@ def test_every_default_cites_a_source_in_the_bibliography():
     bibliography = tomllib.loads(open("seeds/bibliography.toml").read())
     for row in parameter_table():
         assert row["meaning"], row["key"]
-        assert row["source"] in bibliography or row["source"] in ("-", "assumption"), (row["key"], row["source"])
+        # "assumption: why" for an assumption whose reason belongs in the source column (a mechanism off by default)
+        source = row["source"].split(":")[0]
+        assert source in bibliography or source in ("-", "assumption"), (row["key"], row["source"])
 
 
 def test_shipped_experiments_are_valid():

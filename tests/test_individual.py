@@ -31,14 +31,16 @@ def test_draws_are_reproducible_and_differ_between_replicates():
 
 def test_apply_scales_the_arm_parameters_and_leaves_them_untouched():
     params = resolve(small_config()).arms["cryo_anti_pd1"]
+    params["immune"]["preexisting_effectors_per_mm2"] = 10.0
     before = json.dumps(params, sort_keys=True)
-    factors = {"recruitment_capacity": 2.0, "naive_precursors": 0.5, "growth_rate": 1.5}
+    factors = {"recruitment_capacity": 2.0, "naive_precursors": 0.5, "growth_rate": 1.5, "preexisting_effectors": 3.0}
     varied = individual.apply(params, factors)
     assert json.dumps(params, sort_keys=True) == before
     for name, lesion in varied["lesions"].items():
         assert lesion["recruitment_capacity"] == 2.0 * params["lesions"][name]["recruitment_capacity"]
     assert varied["lymph_node"]["naive_precursors"] == 0.5 * params["lymph_node"]["naive_precursors"]
     assert varied["tumour"]["growth_rate_per_day"] == 1.5 * params["tumour"]["growth_rate_per_day"]
+    assert varied["immune"]["preexisting_effectors_per_mm2"] == 30.0
 
 
 def test_a_spread_of_zero_is_the_unvaried_model():

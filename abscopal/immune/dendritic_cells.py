@@ -1,7 +1,10 @@
 """Dendritic cells of one lesion: antigen uptake, DAMP-driven maturation, migration to the node.
 
 Loaded DCs stay immature (tolerogenic) unless the DAMPs where the antigen is are high, or an adjuvant
-(a TLR9 agonist, ``abscopal.adjuvant``) stimulates them; mature DCs
+(a TLR9 agonist, ``abscopal.adjuvant``) stimulates them, or they are among the share that matures without
+danger signals (``steady_state_maturation``, a fraction of the DAMP-driven maximum: CD103+ DCs carry tumour
+antigen to the node and prime CD8 cells in the steady state, Roberts et al. 2016, Cancer Cell 30:324; 0, the
+default, switches it off until the model is re-calibrated, issue 9); mature DCs
 migrate to the tumour-draining lymph node at 4 per day, immature ones slowly (QSP-IO TNBC rates).
 Immature DCs whose cargo is antigen of apoptotic cells (taken up without danger signals) are counted
 apart: in the node they induce Tregs (DCs that engulf apoptotic cells become tolerogenic and convert
@@ -42,12 +45,13 @@ class LesionDendriticCells:
     def step(self, s: DCSignals) -> tuple[float, float]:
         """Advance by ``s.dt`` days; returns (mature, tolerogenic) DCs that reached the node during the step
         (``apoptotic_tolerogenic_out``: the tolerogenic ones loaded with apoptotic-cell antigen). The adjuvant's
-        signal combines with the DAMP signal as an independent stimulus."""
+        signal and the steady-state maturation combine with the DAMP signal as independent stimuli."""
         p, antigen, damp_at_antigen, dt = self.p, s.antigen, s.damp_at_antigen, s.dt
         adjuvant_signal, apoptotic_share = s.adjuvant_signal, s.apoptotic_share
         loading = p["loading_per_day_max"] * antigen / (antigen + p["antigen_half_saturation"])
         damp_signal = float(hill(damp_at_antigen, p["damp_half_saturation"], p["damp_hill"]))
-        maturation = p["maturation_per_day"] * (1.0 - (1.0 - damp_signal) * (1.0 - adjuvant_signal))
+        maturation = p["maturation_per_day"] * (1.0 - (1.0 - damp_signal) * (1.0 - adjuvant_signal)
+                                                * (1.0 - p["steady_state_maturation"]))
         k_imm, k_mat = p["immature_migration_per_day"], p["mature_migration_per_day"]
         leave = maturation + k_imm + p["immature_death_per_day"]
         # x = [immature, mature, to node mature, to node tolerogenic, immature with apoptotic cargo, its to node]

@@ -20,6 +20,10 @@ the primary response only), so recall cannot feed on itself.
 Tolerogenic DCs that carry antigen of apoptotic cells raise the Treg level (Kushwah et al. 2010: DCs
 that engulfed apoptotic cells converted about 4-5 times more naive CD4 cells to Foxp3+ Tregs); so a slow
 freeze, which kills more cells by apoptosis, raises Tregs (Sabel et al. 2010). Anti-CTLA-4 depletes Tregs.
+With ``draining_nodes = "per_lesion"`` each lesion drains to a node of its own (made with the lesion, kept after a
+resection): the naive and memory CD8 cells and the CD4 cells that become Tregs recirculate through all of them, an
+equal share of their time in each, so priming, recall and Treg induction follow the mean over the nodes of each
+node's saturating DC signal instead of the signal of all DCs in one node (the same with one lesion).
 All compartments are counts advanced exactly over each step, with the saturating coefficients taken at the
 step's midpoint.
 """
@@ -62,6 +66,8 @@ class NodeSignals:
     recruited: float  # effectors that left the blood into lesions
     anti_ctla4_occupancy: float  # 0-1
     apoptotic_tolerogenic_dcs_in: float = 0.0  # the tolerogenic DCs among them that carry apoptotic-cell antigen
+    # per lesion: (name, mature DCs, tolerogenic DCs, tolerogenic DCs with apoptotic cargo) arriving; per_lesion nodes only
+    by_lesion: tuple[tuple[str, float, float, float], ...] = ()
 
 
 class LymphNode:
@@ -77,6 +83,8 @@ class LymphNode:
         self.x[self.at.naive] = p["naive_precursors"]
         self.x[self.at.treg] = 1.0
         self.treg_inducing_dcs = 0.0  # tolerogenic DCs in the node weighted by their Treg induction
+        # per_lesion: each lesion's node, its [mature, tolerogenic, Treg-inducing] DCs (the totals stay in ``x``)
+        self.nodes: dict[str, np.ndarray] | None = {} if p["draining_nodes"] == "per_lesion" else None
 
     @property
     def blood_effectors(self) -> float:
@@ -97,30 +105,19 @@ class LymphNode:
         p, x, i, dt, dc_death_per_day = self.p, self.x, self.at, s.dt, self.dc_death_per_day
         mature_in, tolerogenic_in, recruited, occ_ctla4 = (s.mature_dcs_in, s.tolerogenic_dcs_in, s.recruited,
                                                           s.anti_ctla4_occupancy)
-        apoptotic_tolerogenic_in = s.apoptotic_tolerogenic_dcs_in
         priming = (1.0 - p["ctla4_priming_inhibition"] * (1.0 - occ_ctla4)) * (
             p["treg_half_suppression"] / (p["treg_half_suppression"] + x[i.treg])
         )
-        # the DCs present during the step: the mean of the start and the (exactly predicted) end value,
-        # so that priming does not lag by a step
-        mature, tolerogenic = x[i.mature_dcs], x[i.tolerogenic_dcs]
-        dc_end = relax(mature, mature_in / dt, dc_death_per_day, dt)
-        tol_end = relax(tolerogenic, tolerogenic_in / dt, dc_death_per_day, dt)
-        half, immature_weight = p["mature_dc_half_saturation"], p["memory_immature_dc_weight"]
-        dc_signal = 0.5 * float(hill(mature, half) + hill(dc_end, half))
-        memory_signal = 0.5 * float(hill(mature + immature_weight * tolerogenic, half)
-                                    + hill(dc_end + immature_weight * tol_end, half))
+        if self.nodes is None:
+            dc_signal, memory_signal, treg_signal = self._shared_node_signals(s)
+        else:
+            dc_signal, memory_signal, treg_signal = self._per_lesion_signals(s)
         act = p["activation_per_day_max"] * dc_signal * priming
         recall = p["activation_per_day_max"] * memory_signal * priming
         k = p["proliferation_per_day"]
         elim = self.elimination
         out_rate = recruited / dt / x[i.blood] if x[i.blood] > 0 else 0.0
-        without_cargo = p["treg_induction_without_apoptotic_cargo"]  # Treg induction relative to apoptotic cargo
-        inducing_in = without_cargo * tolerogenic_in + (1.0 - without_cargo) * apoptotic_tolerogenic_in
-        inducing_end = relax(self.treg_inducing_dcs, inducing_in / dt, dc_death_per_day, dt)
-        inducing = 0.5 * (self.treg_inducing_dcs + inducing_end)
-        self.treg_inducing_dcs = inducing_end
-        treg_target = 1.0 + p["treg_tolerogenic_expansion"] * float(hill(inducing, p["tolerogenic_dc_half_saturation"]))
+        treg_target = 1.0 + p["treg_tolerogenic_expansion"] * treg_signal
         a = np.zeros((len(x), len(x)))
         b = np.zeros(len(x))
         a[i.mature_dcs, i.mature_dcs] = a[i.tolerogenic_dcs, i.tolerogenic_dcs] = -dc_death_per_day
@@ -149,6 +146,52 @@ class LymphNode:
         a[i.treg, i.treg] = -(p["treg_turnover_per_day"] + p["treg_depletion_per_day_max"] * occ_ctla4)
         b[i.treg] = p["treg_turnover_per_day"] * treg_target
         self.x = np.maximum(linear_step(a, b, x, dt), 0.0)
+
+    def _shared_node_signals(self, s: NodeSignals) -> tuple[float, float, float]:
+        """Over the step, one node: the saturating signals (0-1) of its mature DCs (priming), of the DCs that recall
+        memory, and of its Treg-inducing DCs; the latter's count is advanced here."""
+        p, x, i, dt, death = self.p, self.x, self.at, s.dt, self.dc_death_per_day
+        # the DCs present during the step: the mean of the start and the (exactly predicted) end value,
+        # so that priming does not lag by a step
+        mature, tolerogenic = x[i.mature_dcs], x[i.tolerogenic_dcs]
+        dc_end = relax(mature, s.mature_dcs_in / dt, death, dt)
+        tol_end = relax(tolerogenic, s.tolerogenic_dcs_in / dt, death, dt)
+        half, immature_weight = p["mature_dc_half_saturation"], p["memory_immature_dc_weight"]
+        dc_signal = 0.5 * float(hill(mature, half) + hill(dc_end, half))
+        memory_signal = 0.5 * float(hill(mature + immature_weight * tolerogenic, half)
+                                    + hill(dc_end + immature_weight * tol_end, half))
+        without_cargo = p["treg_induction_without_apoptotic_cargo"]  # Treg induction relative to apoptotic cargo
+        inducing_in = without_cargo * s.tolerogenic_dcs_in + (1.0 - without_cargo) * s.apoptotic_tolerogenic_dcs_in
+        inducing_end = relax(self.treg_inducing_dcs, inducing_in / dt, death, dt)
+        inducing = 0.5 * (self.treg_inducing_dcs + inducing_end)
+        self.treg_inducing_dcs = inducing_end
+        return dc_signal, memory_signal, float(hill(inducing, p["tolerogenic_dc_half_saturation"]))
+
+    def _per_lesion_signals(self, s: NodeSignals) -> tuple[float, float, float]:
+        """The same signals with a node per lesion: each the mean over the nodes of that node's signal (the
+        recirculating cells spend an equal share of their time in each); the nodes' DCs are advanced here."""
+        p, dt = self.p, s.dt
+        for name, *_ in s.by_lesion:
+            self.nodes.setdefault(name, np.zeros(3))
+        names = list(self.nodes)
+        inflow = np.zeros((len(names), 3))
+        without_cargo = p["treg_induction_without_apoptotic_cargo"]
+        for name, mature, tolerogenic, apoptotic in s.by_lesion:
+            inflow[names.index(name)] = (mature, tolerogenic, without_cargo * tolerogenic + (1.0 - without_cargo) * apoptotic)
+        start = np.array([self.nodes[name] for name in names])
+        end = relax(start, inflow / dt, self.dc_death_per_day, dt)
+        half, immature_weight = p["mature_dc_half_saturation"], p["memory_immature_dc_weight"]
+
+        def mean_hill(dcs: np.ndarray, half: float) -> float:
+            return float(hill(dcs, half).mean())
+
+        dc_signal = 0.5 * (mean_hill(start[:, 0], half) + mean_hill(end[:, 0], half))
+        memory_signal = 0.5 * (mean_hill(start[:, 0] + immature_weight * start[:, 1], half)
+                               + mean_hill(end[:, 0] + immature_weight * end[:, 1], half))
+        treg_signal = mean_hill(0.5 * (start[:, 2] + end[:, 2]), p["tolerogenic_dc_half_saturation"])
+        self.nodes = dict(zip(names, end))
+        self.treg_inducing_dcs = float(end[:, 2].sum())
+        return dc_signal, memory_signal, treg_signal
 
     def record(self) -> dict[str, float]:
         """The systemic row's columns of the node and the blood."""

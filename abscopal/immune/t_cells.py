@@ -88,13 +88,31 @@ class EffectorTCells:
         r, c = np.divmod(np.concatenate(sites), tissue.shape[1])
         entry = day + over_days * rng.random(n)
         life = np.maximum(rng.normal(self.p["lifespan_days_mean"], self.p["lifespan_days_sd"], n), 0.0)
-        self.row = np.concatenate([self.row, r + rs.start])
-        self.col = np.concatenate([self.col, c + cs.start])
+        secondary = rng.random(n) < secondary_share if secondary_share > 0 else np.zeros(n, bool)
+        self._append(r + rs.start, c + cs.start, entry, entry + life, secondary)
+
+    def seed_resident(self, n: int, lesion, day: float, rng: np.random.Generator) -> None:
+        """n pre-existing (primary) effectors at random tissue sites of the lesion on ``day``, as an infiltrate
+        that has been entering at a steady rate: each has a drawn lifespan, of which a uniform share is left."""
+        rs, cs = lesion.window(pad=0)
+        tissue = np.flatnonzero(lesion.state[rs, cs] != 0)
+        if n == 0 or tissue.size == 0:
+            return
+        r, c = np.divmod(tissue[rng.integers(0, tissue.size, n)], cs.stop - cs.start)
+        life = np.maximum(rng.normal(self.p["lifespan_days_mean"], self.p["lifespan_days_sd"], n), 0.0)
+        entry = np.full(n, float(day))
+        self._append(r + rs.start, c + cs.start, entry, entry + rng.random(n) * life, np.zeros(n, bool))
+
+    def _append(self, row: np.ndarray, col: np.ndarray, entry: np.ndarray, death: np.ndarray,
+                secondary: np.ndarray) -> None:
+        """Add T cells at lattice sites (row, col), present from ``entry`` to ``death`` (days), none exhausted."""
+        n = row.size
+        self.row = np.concatenate([self.row, row])
+        self.col = np.concatenate([self.col, col])
         self.kills = np.concatenate([self.kills, np.zeros(n, np.int64)])
         self.entry_day = np.concatenate([self.entry_day, entry])
-        self.death_day = np.concatenate([self.death_day, entry + life])
+        self.death_day = np.concatenate([self.death_day, death])
         self.exhausted = np.concatenate([self.exhausted, np.zeros(n, bool)])
-        secondary = rng.random(n) < secondary_share if secondary_share > 0 else np.zeros(n, bool)
         self.secondary = np.concatenate([self.secondary, secondary])
 
     def step(self, lesion, s: TCellSignals) -> None:

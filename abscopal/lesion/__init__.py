@@ -83,6 +83,13 @@ class Lesion:
         self.fields.release(sites, per_cell * quality * self.tissue.antigenicity.reshape(-1)[sites],
                             damp * damp_factor, apoptotic=mode == APOPTOTIC)
 
+    def seed_resident_t_cells(self, per_mm2: float) -> None:
+        """The lesion's pre-existing tumour-specific effectors on its creation day: a Poisson number with mean
+        ``per_mm2`` x its tissue area (``EffectorTCells.seed_resident``), from a stream of their own."""
+        if per_mm2 > 0:
+            rng = self.streams.generator(self.name, "resident_t_cells")
+            self.t_cells.seed_resident(int(rng.poisson(per_mm2 * self.tissue.area_mm2())), self, self.created_day, rng)
+
     # ---- a step ------------------------------------------------------------------------------
     def new_day(self, day: int) -> None:
         """Random streams for the day (keyed by lesion, purpose and day): arms whose histories diverged
