@@ -75,7 +75,7 @@ class AbscopalModel(mesa.Model):
         self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"],
                                     params["dendritic_cells"]["lymph_node_death_per_day"])
         self._blood_step_start = self.lymph_node.blood_effectors  # at the last step's start
-        self.systemic_mdscs = SystemicMDSCs(params["systemic_mdscs"])
+        self.systemic_mdscs = SystemicMDSCs(params["systemic_mdscs"], self.tumour_burden_mm3())
         drugs = {name: Drug(name, d["dose_mg_per_kg"], params["pharmacology"][name])
                  for name, d in params.get("drugs", {}).items()}
         self.pharmacy = Pharmacy(drugs)

@@ -36,6 +36,8 @@ def test_the_level_rises_with_burden_toward_its_target_and_stays_at_1_when_off()
     assert levels[0] == 1.0
     assert levels == sorted(levels) and len(set(levels)) == 4
     assert levels[2] == pytest.approx(1.0 + 10.0 / 2, rel=1e-4)  # half the expansion at the half-burden
+    # an individual whose tumours have grown for weeks starts at the level the first day's burden sustains
+    assert SystemicMDSCs({**defaults()["systemic_mdscs"], **ON}, burden_mm3=50.0).level == pytest.approx(6.0)
     off = mdscs()  # the defaults
     assert off.p["max_expansion_fold"] == 0.0
     assert level_after(off, 30, 0.25, lambda day: 1e4 * (1 + day)) == 1.0

@@ -85,9 +85,11 @@ class SystemicMDSCs:
     approach, at ``turnover_per_day``, 1 + ``max_expansion_fold`` x the total live tumour volume's saturating
     share (half at ``half_burden_mm3``)."""
 
-    def __init__(self, p: dict):
+    def __init__(self, p: dict, burden_mm3: float = 0.0):
+        """Starting at the level that ``burden_mm3`` (mm³, the first simulated day's) sustains: the tumours have grown
+        for weeks before."""
         self.p = p
-        self.level = 1.0
+        self.level = self.target(burden_mm3)
 
     def target(self, burden_mm3: float) -> float:
         """The level a total live tumour volume of ``burden_mm3`` (mm³) sustains."""
