@@ -157,6 +157,8 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "treg_tolerogenic_expansion": P(3.6, "fold", "extra Treg level induced at saturation by tolerogenic DCs carrying apoptotic-cell antigen", "assumption", 0, 100),
         "tolerogenic_dc_half_saturation": P(100.0, "DCs", "Treg-inducing tolerogenic DCs in the node giving half the Treg expansion (above the ~50-80 of untreated lesions, so that more apoptotic antigen raises Tregs)", "assumption", 1e-3, 1e7),
         "treg_induction_without_apoptotic_cargo": P(0.2, "-", "Treg induction by a tolerogenic DC without apoptotic-cell cargo, relative to one with it (about 5 vs 23 % of naive CD4 cells made Foxp3+)", "kushwah2010", 0, 1),
+        "mdsc_half_suppression": P(4.0, "fold", "expansion of the circulating MDSCs above a tumour-free individual's (systemic_mdscs) halving the priming and recall of CD8 cells: MDSCs in lymphoid organs blunt antigen-specific CD8 responses (arginase, ROS, peroxynitrite; Gabrilovich & Nagaraj 2009; the value chosen)", "gabrilovich2009", 1e-3, 1e4),
+        "treg_mdsc_expansion": P(0.2, "-", "rise of the Treg level's target (1 = baseline) per fold of circulating MDSC expansion: Gr-1+CD115+ MDSCs induce Foxp3+ Tregs in tumour-bearing mice (Huang 2006; the ratio chosen)", "huang2006", 0, 10),
         "treg_turnover_per_day": P(0.1, "1/day", "rate at which the Treg level relaxes to its target", "assumption", 1e-3, 10),
         "treg_depletion_per_day_max": P(0.5, "1/day", "depletion of the node's Tregs by fully occupying anti-CTLA-4 (ADCC; Selby 2013 saw peripheral Tregs expand instead, but without it anti-CTLA-4 boosts priming too little here)", "simpson2013", 0, 10),
         "memory_fraction": P(0.05, "-", "fraction of contracting effectors that become memory cells", "kaech2012", 0, 1),
@@ -194,7 +196,7 @@ SECTIONS: dict[str, dict[str, Param]] = {
     "suppressors": {
         "mdsc_recruitment_per_day": P(1.2, "1/day", "MDSC recruitment into an inflamed lesion, toward its capacity", "qspio_tnbc", 0, 100),
         "mdsc_death_per_day": P(0.015, "1/day", "MDSC death", "qspio_tnbc", 0, 10),
-        "mdsc_capacity_per_mm2": P(10.0, "cells/mm²", "MDSCs a fully inflamed lesion fills up to", "assumption", 0, 1e5),
+        "mdsc_capacity_per_mm2": P(10.0, "cells/mm²", "MDSCs a fully inflamed lesion fills up to, with the circulating MDSCs of a tumour-free individual (times systemic_mdscs' level: a lesion recruits from the circulating pool)", "assumption", 0, 1e5),
         "mdsc_half_suppression_per_mm2": P(100.0, "cells/mm²", "MDSC density halving killing", "assumption", 1e-3, 1e6),
         "inflammation_half_effectors_per_mm2": P(5.0, "cells/mm²", "active effector density giving half-maximal inflammation", "assumption", 1e-3, 1e5),
         "treg_per_recruited_effector": P(0.1, "-", "Tregs recruited with each effector at baseline systemic Treg level (CD8:Treg about 10 in infiltrates)", "sato2005", 0, 10),
@@ -204,6 +206,11 @@ SECTIONS: dict[str, dict[str, Param]] = {
         "treg_pd1_share": P(0.8, "-", "share of the PD-1 expression (and so of the PD-1-driven exhaustion) of a lesion's CD8 cells that Treg IL-10 and IL-35 sustain, lost when Tregs are gone (the mechanism is Sawant 2019's; the share is an assumption)", "sawant2019", 0, 1),
         "treg_ratio_half_pd1": P(0.01, "-", "Treg : CD8 ratio in a lesion giving half that Treg-sustained PD-1 expression (untreated infiltrates: about 0.1-0.2)", "assumption", 1e-4, 100),
         "treg_pd1_hill": P(2.0, "-", "Hill coefficient of that Treg-sustained PD-1 expression in the Treg : CD8 ratio", "assumption", 0.5, 8),
+    },
+    "systemic_mdscs": {  # the MDSCs of blood and spleen, expanded by the total tumour burden (immune/suppressors.py)
+        "max_expansion_fold": P(0.0, "fold", "expansion of the circulating (and splenic) MDSCs above a tumour-free individual's at a saturating tumour burden: tumour-derived GM-CSF, G-CSF, IL-6 and VEGF drive myelopoiesis, so MDSCs expand with the burden (Gabrilovich & Nagaraj 2009; in patients with stage and metastatic burden, Diaz-Montero 2009; splenic Gr-1+CD11b+ cells of mice several-fold, Youn 2008). They blunt priming (lymph_node.mdsc_half_suppression), raise Tregs (lymph_node.treg_mdsc_expansion) and fill inflamed lesions in proportion (suppressors.mdsc_capacity_per_mm2). 0 switches burden-driven suppression off", "assumption: off until re-calibrated, issue 9", 0, 100),
+        "half_burden_mm3": P(500.0, "mm³", "live tumour volume of all lesions together giving half that expansion (each lesion the sphere whose central section is its simulated section); mouse studies see the expansion at tumours of 1-2 cm (Youn 2008: 1.5 cm), the half-point is not measured", "assumption", 1e-3, 1e7),
+        "turnover_per_day": P(0.2, "1/day", "rate at which the circulating MDSCs approach the level the burden sustains (myelopoiesis and turnover over days: half-way in about 3.5 days; they regress after the tumour's removal, Sinha 2011, Rashid 2013, at a rate not measured)", "assumption", 1e-3, 10),
     },
     "individual": {  # between-individual spreads: a replicate is one individual in every arm (abscopal/individual.py)
         "recruitment_capacity_sd_log": P(0.7, "-", "SD of the log of an individual's T-cell infiltration capacity (multiplies every lesion's recruitment_capacity; Kosinsky's random effect on T-cell influx, Omega 0.696); 0 = every individual alike", "kosinsky2018", 0, 3),

@@ -28,7 +28,7 @@ from .adjuvant import Adjuvant
 from .drugs import Drug, Pharmacy
 from .immune.dendritic_cells import DCSignals
 from .immune.lymph_node import LymphNode, NodeSignals
-from .immune.suppressors import SuppressorSignals
+from .immune.suppressors import SuppressorSignals, SystemicMDSCs
 from .immune.t_cells import TCellSignals
 from .lesion import Lesion
 from .odes import hill
@@ -75,6 +75,7 @@ class AbscopalModel(mesa.Model):
         self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"],
                                     params["dendritic_cells"]["lymph_node_death_per_day"])
         self._blood_step_start = self.lymph_node.blood_effectors  # at the last step's start
+        self.systemic_mdscs = SystemicMDSCs(params["systemic_mdscs"], self.tumour_burden_mm3())
         drugs = {name: Drug(name, d["dose_mg_per_kg"], params["pharmacology"][name])
                  for name, d in params.get("drugs", {}).items()}
         self.pharmacy = Pharmacy(drugs)
@@ -146,6 +147,8 @@ class AbscopalModel(mesa.Model):
         blood_mid = self.blood_effectors_mid_step()
         mature_in = tolerogenic_in = apoptotic_tolerogenic_in = recruited = 0.0
         by_lesion = []  # what each lesion's DCs bring to its own node (lymph_node.draining_nodes = "per_lesion")
+        mdscs, burden_start = self.systemic_mdscs, self.tumour_burden_mm3()
+        mdsc_level_start = mdscs.level
         for lesion in self.lesions.values():
             lesion.fields.begin_step()
             entry = lesion.rng["t_cell_entry"]
@@ -172,11 +175,16 @@ class AbscopalModel(mesa.Model):
             by_lesion.append((lesion.name, m, t, lesion.dcs.apoptotic_tolerogenic_out))
             lesion.suppressors.step(SuppressorSignals(
                 dt, lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level, treg_depletion,
-                lesion.tissue.area_mm2(), lesion.injury_inflammation_over(dt)))
+                lesion.tissue.area_mm2(), lesion.injury_inflammation_over(dt), mdsc_level_start))
             lesion.resolve_inflammation(dt)
         self._blood_step_start = ln.blood_effectors
+        mdscs.step(dt, burden_start, self.tumour_burden_mm3())
         ln.step(NodeSignals(dt, mature_in, tolerogenic_in, recruited, occ["anti_ctla4"], apoptotic_tolerogenic_in,
-                            tuple(by_lesion)))
+                            tuple(by_lesion), 0.5 * (mdsc_level_start + mdscs.level)))
+
+    def tumour_burden_mm3(self) -> float:
+        """The total live tumour volume of all lesions, mm³ (each lesion's ``Tissue.live_volume_mm3``)."""
+        return sum(lesion.tissue.live_volume_mm3() for lesion in self.lesions.values())
 
     def adjuvant_signal(self, lesion: str, day: float) -> float:
         """The adjuvant's DC maturation signal (0-1) in a lesion on a day (0 without an adjuvant)."""
@@ -202,7 +210,8 @@ class AbscopalModel(mesa.Model):
         """Append today's rows: one per lesion, one for the systemic compartments."""
         for name, lesion in self.lesions.items():
             self.records.append({"time_day": self.day, "lesion": name, **lesion.counts()})
-        systemic = {"time_day": self.day, "lesion": "systemic", **self.lymph_node.record(), **self.pharmacy.record(self.day)}
+        systemic = {"time_day": self.day, "lesion": "systemic", **self.lymph_node.record(), **self.systemic_mdscs.record(),
+                    **self.pharmacy.record(self.day)}
         self.records.append(systemic)
         if self.day in self.snapshot_days:
             for name, lesion in self.lesions.items():

@@ -31,6 +31,18 @@ def relax(x: float, source: float, loss: float, dt: float) -> float:
     return x * np.exp(-loss * dt) - source * np.expm1(-loss * dt) / loss
 
 
+def relax_to_ramp(x: float, start: float, end: float, rate: float, dt: float) -> float:
+    """Advance x' = rate * (target(t) - x) by dt exactly, the target moving linearly from ``start`` to ``end`` over
+    the step (rate in 1/day).
+
+    Written as x + (start - x) u + (end - start) (1 - u / (rate dt)) with u = 1 - e^(-rate dt): a convex combination
+    of x, start and end (so it stays between them), and x itself, exactly, when x = start = end.
+    """
+    a = rate * dt
+    u = -np.expm1(-a)
+    return x + (start - x) * u + (end - start) * (1.0 - u / a)
+
+
 def hill(x, half: float, n: float = 1.0):
     """x^n / (x^n + half^n), 0 for x <= 0."""
     x = np.maximum(x, 0.0)

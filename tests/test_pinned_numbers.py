@@ -9,7 +9,8 @@ against the previous version's files before re-pinning.
 Re-pinned when the records gained the column `lethally_damaged_cells` (radiotherapy; 0 in these arms): without
 it the records and events gave the earlier digests exactly. Re-pinned (cryo_anti_pd1) when T cells came to engage
 as a Poisson process over their time in the lesion and their victims to be cleared in the step they die in
-(issue 8, time-step convergence).
+(issue 8, time-step convergence). Re-pinned when the systemic rows gained the column `mdsc_level` (burden-driven
+MDSCs, off by default: 1 throughout): without it the records and events gave the earlier digests exactly.
 """
 
 import hashlib
@@ -20,8 +21,8 @@ from abscopal.streams import replicate_seed
 from conftest import small_config
 
 PINNED = {
-    "control": "dbb60df9b3e77f99b6cba24cdd580d1d61d508f6bb76cc9847559595cd4d6a04",
-    "cryo_anti_pd1": "584d6644ad972bf28017b9a59ee24b4dca6bcc7fc305a813d2e46be987cfe444",
+    "control": "902e0c7129cf933d3abef857c33b2464096bf53a662e133c5f55324b127c08a5",
+    "cryo_anti_pd1": "deb86b4885da9b0eb006c8df7a7dbf05445b3b0ce56efc3b7f28cf3e69cb1e51",
 }
 
 

@@ -20,6 +20,9 @@ the primary response only), so recall cannot feed on itself.
 Tolerogenic DCs that carry antigen of apoptotic cells raise the Treg level (Kushwah et al. 2010: DCs
 that engulfed apoptotic cells converted about 4-5 times more naive CD4 cells to Foxp3+ Tregs); so a slow
 freeze, which kills more cells by apoptosis, raises Tregs (Sabel et al. 2010). Anti-CTLA-4 depletes Tregs.
+MDSCs expanded by the tumour burden (``immune/suppressors.py``, ``SystemicMDSCs``) blunt priming and recall in the
+lymphoid organs (arginase, ROS and peroxynitrite; Gabrilovich & Nagaraj 2009) and raise the Treg level's target, as
+they induce Foxp3+ Tregs in tumour-bearing mice (Huang et al. 2006).
 With ``draining_nodes = "per_lesion"`` each lesion drains to a node of its own (made with the lesion, kept after a
 resection): the naive and memory CD8 cells and the CD4 cells that become Tregs recirculate through all of them, an
 equal share of their time in each, so priming, recall and Treg induction follow the mean over the nodes of each
@@ -68,6 +71,7 @@ class NodeSignals:
     apoptotic_tolerogenic_dcs_in: float = 0.0  # the tolerogenic DCs among them that carry apoptotic-cell antigen
     # per lesion: (name, mature DCs, tolerogenic DCs, tolerogenic DCs with apoptotic cargo) arriving; per_lesion nodes only
     by_lesion: tuple[tuple[str, float, float, float], ...] = ()
+    mdsc_level: float = 1.0  # circulating MDSCs over the step, relative to a tumour-free individual
 
 
 class LymphNode:
@@ -105,9 +109,10 @@ class LymphNode:
         p, x, i, dt, dc_death_per_day = self.p, self.x, self.at, s.dt, self.dc_death_per_day
         mature_in, tolerogenic_in, recruited, occ_ctla4 = (s.mature_dcs_in, s.tolerogenic_dcs_in, s.recruited,
                                                           s.anti_ctla4_occupancy)
+        mdsc_expansion = s.mdsc_level - 1.0  # above a tumour-free individual's
         priming = (1.0 - p["ctla4_priming_inhibition"] * (1.0 - occ_ctla4)) * (
             p["treg_half_suppression"] / (p["treg_half_suppression"] + x[i.treg])
-        )
+        ) * (p["mdsc_half_suppression"] / (p["mdsc_half_suppression"] + mdsc_expansion))
         if self.nodes is None:
             dc_signal, memory_signal, treg_signal = self._shared_node_signals(s)
         else:
@@ -117,7 +122,7 @@ class LymphNode:
         k = p["proliferation_per_day"]
         elim = self.elimination
         out_rate = recruited / dt / x[i.blood] if x[i.blood] > 0 else 0.0
-        treg_target = 1.0 + p["treg_tolerogenic_expansion"] * treg_signal
+        treg_target = 1.0 + p["treg_tolerogenic_expansion"] * treg_signal + p["treg_mdsc_expansion"] * mdsc_expansion
         a = np.zeros((len(x), len(x)))
         b = np.zeros(len(x))
         a[i.mature_dcs, i.mature_dcs] = a[i.tolerogenic_dcs, i.tolerogenic_dcs] = -dc_death_per_day

@@ -268,6 +268,14 @@ class Tissue:
         rs, cs = self.window(pad=0)
         return float(np.count_nonzero(self.state[rs, cs])) * (self.cell_um / 1000.0) ** 2
 
+    def live_volume_mm3(self) -> float:
+        """Volume of the lesion's live tumour cells, mm³: the section stands for a sphere whose central section has
+        the live area A, V = 4/3 π r³ with r = √(A/π) (the section's cells times 4r / 3d, d the cell diameter; a round
+        section's caliper volume L x W² / 2 is within 5 % of it)."""
+        rs, cs = self.window(pad=0)
+        area = np.count_nonzero(self.state[rs, cs] == LIVE) * (self.cell_um / 1000.0) ** 2
+        return 4.0 / 3.0 * math.pi * math.sqrt(area / math.pi) ** 3
+
     def longest_diameter_mm(self) -> float:
         """Longest diameter of the lesion's tissue (live and uncleared dead cells), in mm, as imaging sees it."""
         rs, cs = self.window(pad=0)
