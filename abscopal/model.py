@@ -160,8 +160,8 @@ class AbscopalModel(mesa.Model):
         entering = {}  # T cells each lesion's section admits over the step
         for name, lesion in self.lesions.items():
             n = lesion.rng["t_cell_entry"].poisson(self.influx_per_day(lesion, blood_mid) * dt) if not lesion.resected else 0
-            entering[name] = n if self.circulation else min(n, int(ln.blood_effectors))
-        if self.circulation:  # the lesions take what they admit, times their scale, out of the blood
+            entering[name] = n if self.circulation is not None else min(n, int(ln.blood_effectors))
+        if self.circulation is not None:  # the lesions take what they admit, times their scale, out of the blood
             admissions = self.circulation.draw_admissions(
                 {name: (n, self.scale(self.lesions[name])) for name, n in entering.items()}, ln.secondary_share,
                 ln.x, ln.at, {name: lesion.rng["t_cell_entry"] for name, lesion in self.lesions.items()})
@@ -198,13 +198,13 @@ class AbscopalModel(mesa.Model):
                 dt, lesion.t_cells.active_count(), lesion.t_cells.size, entering[lesion.name], ln.treg_level,
                 treg_depletion, lesion.tissue.area_mm2(), lesion.injury_inflammation_over(dt)))
             lesion.resolve_inflammation(dt)
-            if self.circulation:
+            if self.circulation is not None:
                 returned += lesion.t_cells.egress(self.circulation.egress, dt, lesion.rng["t_cell_egress"])
         self._blood_step_start = ln.blood_effectors
         rest_share = 1.0 - sum(lesion.blood_flow_share for lesion in self.lesions.values())
         ln.step(NodeSignals(dt, mature_in, tolerogenic_in, recruited, occ["anti_ctla4"], apoptotic_tolerogenic_in,
                             tuple(by_lesion), rest_share))
-        if self.circulation:  # those that left the lesions during the step reach the blood at its end
+        if self.circulation is not None:  # those that left the lesions during the step reach the blood at its end
             self.circulation.move(ln.x, ln.at, *returned)
 
     def adjuvant_signal(self, lesion: str, day: float) -> float:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from abscopal.config import resolve
 from abscopal.immune.circulation import Circulation, check_counts, section_scale, share_of_want
 from abscopal.immune.lymph_node import LymphNode, NodeSignals
+from abscopal.immune.t_cells import EffectorTCells
 from abscopal.model import AbscopalModel
 from abscopal.runner import simulate
 from abscopal.streams import replicate_seed
@@ -20,17 +21,21 @@ from conftest import small_config
 TRAFFICKING = {"rest_of_body_entry_per_day": 0.3, "rest_of_body_return_per_day": 0.05, "lesion_egress_per_day": 0.05}
 
 
-def conserved_run(arm: str = "cryo_anti_pd1", end_day: int = 10):
+def conserved_run(arm: str, end_day: int = 10):
     cfg = small_config(end_day=end_day, readout_day=end_day)
     cfg["trafficking"] = {"circulation": "conserved"}
     cfg["immune"] = {"preexisting_effectors_per_mm2": 20.0}
+    # surgery and a new lesion: the resected lesion's effectors die with it, the metastasis recruits from the blood
+    cfg["arms"]["cryo_anti_pd1_resection"] = {**cfg["arms"]["cryo_anti_pd1"], "resection": {"lesion": "distant", "day": 7},
+                                             "metastases": {"liver": {"day": 8, "diameter_mm": 1.0, "domain_mm": 4.0}}}
     exp = resolve(cfg)
     ts, _, _ = simulate(exp.arms[arm], exp.settings, replicate_seed(exp.settings["seed"], 0))
     return ts
 
 
-def test_every_effector_primed_or_seeded_is_somewhere_or_dead_at_every_record():
-    ts = conserved_run()
+@pytest.mark.parametrize("arm", ["cryo_anti_pd1", "cryo_anti_pd1_resection"])
+def test_every_effector_primed_or_seeded_is_somewhere_or_dead_at_every_record(arm):
+    ts = conserved_run(arm)
     systemic = ts[ts.lesion == "systemic"].set_index("time_day")
     lesions = ts[ts.lesion != "systemic"].groupby("time_day")[["effectors_whole_lesion", "effectors_died_in_lesion"]].sum()
     sources = systemic.primed_cd8_total + systemic.effectors_born_in_node + systemic.preexisting_effectors_seeded
@@ -45,6 +50,19 @@ def test_every_effector_primed_or_seeded_is_somewhere_or_dead_at_every_record():
     assert min(last.blood_effectors, last.rest_of_body_effectors, last.effectors_died_in_blood,
                last.effectors_died_in_rest_of_body, lesions.iloc[-1].effectors_died_in_lesion) > 0
     assert lesions.iloc[-1].effectors_whole_lesion > 1e4
+
+
+def test_active_effectors_leave_a_lesion_at_the_egress_rate_and_exhausted_ones_stay():
+    cells = EffectorTCells({})
+    n = 20000
+    cells._append(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n), np.full(n, 10.0),
+                  np.arange(n) % 4 == 0, np.full(n, 2.0))
+    cells.exhausted[: n // 2] = True
+    primary, secondary = cells.egress(0.05, 1.0, np.random.default_rng(0))
+    left = n - cells.size
+    assert left / (n // 2) == pytest.approx(1 - math.exp(-0.05), rel=0.1)
+    assert cells.exhausted.sum() == n // 2  # every exhausted one stayed
+    assert primary + secondary == 2.0 * left and secondary == pytest.approx(primary / 3, rel=0.2)
 
 
 def test_a_sections_t_cell_stands_for_a_sphere_over_a_slab_one_cell_thick():
