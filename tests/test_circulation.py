@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abscopal.config import resolve
+from abscopal.config import ConfigError, resolve
 from abscopal.immune.circulation import Circulation, check_counts, section_scale, share_of_want
 from abscopal.immune.lymph_node import LymphNode, NodeSignals
 from abscopal.immune.t_cells import EffectorTCells
@@ -75,6 +75,13 @@ def test_a_sections_t_cell_stands_for_a_sphere_over_a_slab_one_cell_thick():
     model = AbscopalModel(config=small_config(), arm="control", overrides={"trafficking.circulation": "conserved",
                                                                             "lesions.index.diameter_mm": 3.5})
     assert model.scale(model.lesions["index"]) == pytest.approx(4 * 1.75 / 0.06, rel=0.02)  # the lattice's disc
+
+
+def test_an_unknown_circulation_is_refused_naming_the_key_the_value_and_the_choices():
+    cfg = small_config()
+    cfg["trafficking"] = {"circulation": "conserve"}
+    with pytest.raises(ConfigError, match=r"^trafficking.circulation = 'conserve': expected one of \['section_pool', 'conserved'\]$"):
+        resolve(cfg)
 
 
 def test_the_volume_cap_admits_as_many_t_cells_to_a_section_as_the_area_cap():

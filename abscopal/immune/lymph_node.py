@@ -25,7 +25,9 @@ resection): the naive and memory CD8 cells and the CD4 cells that become Tregs r
 equal share of their time in each, so priming, recall and Treg induction follow the mean over the nodes of each
 node's saturating DC signal instead of the signal of all DCs in one node (the same with one lesion).
 All compartments are counts advanced exactly over each step, with the saturating coefficients taken at the
-step's midpoint.
+step's midpoint. With the conserved circulation (``trafficking.circulation = "conserved"``, ``immune/circulation.py``)
+the rest of the body, the dead by place and the cells born by division join the linear system, and nothing is
+clamped at 0.
 """
 
 from __future__ import annotations
