@@ -236,9 +236,7 @@ class AbscopalModel(mesa.Model):
     def record(self) -> None:
         """Append today's rows: one per lesion, one for the systemic compartments."""
         for name, lesion in self.lesions.items():
-            books = {} if self.circulation is None else {  # the whole lesion's effectors, in cells
-                "effectors_whole_lesion": float(lesion.t_cells.weight.sum()),
-                "effectors_died_in_lesion": lesion.t_cells.dead_weight}
+            books = {} if self.circulation is None else self.circulation.lesion_record(lesion.t_cells)
             self.records.append({"time_day": self.day, "lesion": name, **lesion.counts(), **books})
         systemic = {"time_day": self.day, "lesion": "systemic", **self.lymph_node.record(), **self.pharmacy.record(self.day)}
         self.records.append(systemic)

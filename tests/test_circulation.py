@@ -50,6 +50,8 @@ def test_every_effector_primed_or_seeded_is_somewhere_or_dead_at_every_record(ar
     assert min(last.blood_effectors, last.rest_of_body_effectors, last.effectors_died_in_blood,
                last.effectors_died_in_rest_of_body, lesions.iloc[-1].effectors_died_in_lesion) > 0
     assert lesions.iloc[-1].effectors_whole_lesion > 1e4
+    assert 0 <= last.memory_derived_rest_of_body_effectors <= last.rest_of_body_effectors
+    assert 0 <= last.memory_derived_blood_effectors <= last.blood_effectors
 
 
 def test_active_effectors_leave_a_lesion_at_the_egress_rate_and_exhausted_ones_stay():

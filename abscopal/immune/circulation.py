@@ -31,6 +31,11 @@ import math
 import numpy as np
 
 SECTION_POOL, CONSERVED = "section_pool", "conserved"
+#: The columns the conserved circulation adds to the time series (cells): of each lesion's rows, of the systemic row.
+LESION_COLUMNS = ("effectors_whole_lesion", "effectors_died_in_lesion")
+SYSTEMIC_COLUMNS = ("rest_of_body_effectors", "memory_derived_blood_effectors", "memory_derived_rest_of_body_effectors",
+                    "effectors_died_in_blood", "effectors_died_in_rest_of_body", "effectors_born_in_node",
+                    "preexisting_effectors_seeded")
 
 
 def section_scale(area_mm2: float, cell_um: float) -> float:
@@ -123,11 +128,13 @@ class Circulation:
         check_counts(counts, 1e-9 * max(1.0, float(np.abs(x).max())))
 
     def record(self, x: np.ndarray, at) -> dict[str, float]:
-        """The systemic row's columns of the books (cells)."""
-        return {
-            "rest_of_body_effectors": float(x[at.rest]),
-            "effectors_died_in_blood": float(x[at.died_in_blood]),
-            "effectors_died_in_rest_of_body": float(x[at.died_in_rest]),
-            "effectors_born_in_node": float(x[at.born]),
-            "preexisting_effectors_seeded": self.preexisting,
-        }
+        """The systemic row's columns of the books (cells), ``SYSTEMIC_COLUMNS``."""
+        values = (x[at.rest], x[at.blood] - x[at.primary], x[at.rest] - x[at.rest_primary], x[at.died_in_blood],
+                  x[at.died_in_rest], x[at.born], self.preexisting)
+        return dict(zip(SYSTEMIC_COLUMNS, map(float, values)))
+
+    @staticmethod
+    def lesion_record(t_cells) -> dict[str, float]:
+        """A lesion row's columns of the books (cells), ``LESION_COLUMNS``: the whole lesion's effectors (the weights
+        of its section's T cells) and those that died there."""
+        return dict(zip(LESION_COLUMNS, (float(t_cells.weight.sum()), t_cells.dead_weight)))
