@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from . import build
 from .adjuvant import Adjuvant
 from .drugs import Drug, Pharmacy
+from .immune.circulation import CONSERVED, Circulation, section_scale
 from .immune.dendritic_cells import DCSignals
 from .immune.lymph_node import LymphNode, NodeSignals
 from .immune.suppressors import SuppressorSignals, SystemicMDSCs
@@ -69,11 +70,20 @@ class AbscopalModel(mesa.Model):
         self.biology_day = float(self.start_day)  # the day up to which the biology has been advanced
         self._stream_day = None  # the day whose random streams the lesions draw from
         self._treatment_events: list = []  # see in_order
+        tr = params["trafficking"]
+        # the conserved circulation's books (None: each section draws from the blood pool, as calibrated)
+        self.circulation = (Circulation(tr, tr["blood_effector_elimination_per_day"],
+                                        params["lymph_node"]["memory_fraction"])
+                            if tr["circulation"] == CONSERVED else None)
         for name, spec in params["lesions"].items():
             self.add_lesion(name, spec)
-            self.lesions[name].seed_resident_t_cells(params["immune"]["preexisting_effectors_per_mm2"])
-        self.lymph_node = LymphNode(params["lymph_node"], params["trafficking"]["blood_effector_elimination_per_day"],
-                                    params["dendritic_cells"]["lymph_node_death_per_day"])
+            lesion = self.lesions[name]
+            weight = 1.0 if self.circulation is None else self.scale(lesion)
+            seeded = lesion.seed_resident_t_cells(params["immune"]["preexisting_effectors_per_mm2"], weight)
+            if self.circulation is not None:  # they stand for the lesion's scale of cells: a source in the books
+                self.circulation.preexisting += seeded * weight
+        self.lymph_node = LymphNode(params["lymph_node"], tr["blood_effector_elimination_per_day"],
+                                    params["dendritic_cells"]["lymph_node_death_per_day"], self.circulation)
         self._blood_step_start = self.lymph_node.blood_effectors  # at the last step's start
         self.systemic_mdscs = SystemicMDSCs(params["systemic_mdscs"], self.tumour_burden_mm3())
         drugs = {name: Drug(name, d["dose_mg_per_kg"], params["pharmacology"][name])
@@ -146,20 +156,34 @@ class AbscopalModel(mesa.Model):
         ln = self.lymph_node
         blood_mid = self.blood_effectors_mid_step()
         mature_in = tolerogenic_in = apoptotic_tolerogenic_in = recruited = 0.0
+        returned = np.zeros(2)  # effectors that left lesions for the blood: primary, memory-derived (conserved)
         by_lesion = []  # what each lesion's DCs bring to its own node (lymph_node.draining_nodes = "per_lesion")
         mdscs, burden_start = self.systemic_mdscs, self.tumour_burden_mm3()
         mdsc_level_start = mdscs.level
+        entering = {}  # T cells each lesion's section admits over the step
+        for name, lesion in self.lesions.items():
+            n = lesion.rng["t_cell_entry"].poisson(self.influx_per_day(lesion, blood_mid) * dt) if not lesion.resected else 0
+            entering[name] = n if self.circulation is not None else min(n, int(ln.blood_effectors))
+        if self.circulation is not None:  # the lesions take what they admit, times their scale, out of the blood
+            admissions = self.circulation.draw_admissions(
+                {name: (n, self.scale(self.lesions[name])) for name, n in entering.items()}, ln.secondary_share,
+                ln.x, ln.at, {name: lesion.rng["t_cell_entry"] for name, lesion in self.lesions.items()})
+        else:
+            recruited = float(sum(entering.values()))
         for lesion in self.lesions.values():
             lesion.fields.begin_step()
             entry = lesion.rng["t_cell_entry"]
-            entering = entry.poisson(self.influx_per_day(lesion, blood_mid) * dt) if not lesion.resected else 0
-            entering = min(entering, int(ln.blood_effectors))
-            recruited += entering
             lesion.grow(day, dt)
             live = lesion.tissue.live_sites()
             lesion.spontaneous_death(dt, live)
             lesion.delayed_radiation_death(dt, live)
-            lesion.t_cells.admit(entering, lesion, day, entry, ln.secondary_share, over_days=dt)  # over the step
+            if self.circulation is None:
+                lesion.t_cells.admit(entering[lesion.name], lesion, day, entry, ln.secondary_share, over_days=dt)
+            else:
+                secondary, weight = admissions[lesion.name]
+                if not lesion.t_cells.admit(entering[lesion.name], lesion, day, entry, over_days=dt,
+                                            secondary=secondary, weight=weight):  # no tissue left: back to the blood
+                    self.circulation.move(ln.x, ln.at, weight[~secondary].sum(), weight[secondary].sum())
             # the PD-1 signal: receptors left free by the drugs x the PD-1 expression that Tregs sustain
             lesion.t_cells.step(lesion, TCellSignals(day, dt, pd1_free * lesion.suppressors.pd1_expression,
                                                      lesion.suppressors.suppression, lesion.rng["t_cells"]))
@@ -174,13 +198,19 @@ class AbscopalModel(mesa.Model):
             apoptotic_tolerogenic_in += lesion.dcs.apoptotic_tolerogenic_out
             by_lesion.append((lesion.name, m, t, lesion.dcs.apoptotic_tolerogenic_out))
             lesion.suppressors.step(SuppressorSignals(
-                dt, lesion.t_cells.active_count(), lesion.t_cells.size, entering, ln.treg_level, treg_depletion,
-                lesion.tissue.area_mm2(), lesion.injury_inflammation_over(dt), mdsc_level_start))
+                dt, lesion.t_cells.active_count(), lesion.t_cells.size, entering[lesion.name], ln.treg_level,
+                treg_depletion, lesion.tissue.area_mm2(), lesion.injury_inflammation_over(dt), mdsc_level_start))
             lesion.resolve_inflammation(dt)
+            if self.circulation is not None:
+                returned += lesion.t_cells.egress(self.circulation.egress, dt, lesion.rng["t_cell_egress"])
         self._blood_step_start = ln.blood_effectors
         mdscs.step(dt, burden_start, self.tumour_burden_mm3())
+        rest_share = 1.0 - sum(lesion.blood_flow_share for lesion in self.lesions.values())
         ln.step(NodeSignals(dt, mature_in, tolerogenic_in, recruited, occ["anti_ctla4"], apoptotic_tolerogenic_in,
-                            tuple(by_lesion), 0.5 * (mdsc_level_start + mdscs.level)))
+                            tuple(by_lesion), mdsc_level=0.5 * (mdsc_level_start + mdscs.level),
+                            rest_of_body_share=rest_share))
+        if self.circulation is not None:  # those that left the lesions during the step reach the blood at its end
+            self.circulation.move(ln.x, ln.at, *returned)
 
     def tumour_burden_mm3(self) -> float:
         """The total live tumour volume of all lesions, mm³ (each lesion's ``Tissue.live_volume_mm3``)."""
@@ -197,19 +227,26 @@ class AbscopalModel(mesa.Model):
         return max(now + 0.5 * (now - self._blood_step_start), 0.0)
 
     def influx_per_day(self, lesion: Lesion, blood_effectors: float) -> float:
-        """Effectors entering a lesion per day: its area x capacity, saturating in the effectors its blood
-        flow brings (``blood_effectors``: the blood pool)."""
+        """Effectors entering a lesion's section per day: its area x capacity, saturating in the effectors its blood
+        flow brings (``blood_effectors``: the blood pool). In the conserved circulation the cap is per volume, over
+        the section's slab one cell thick (the whole lesion takes this times its scale)."""
         tr = self.params["trafficking"]
         flowing = lesion.blood_flow_share * blood_effectors
         area_mm2 = lesion.tissue.area_mm2()
-        return (tr["influx_max_per_mm2_per_day"] * area_mm2 * lesion.recruitment_capacity
-                * float(hill(flowing, tr["effector_half_saturation"])))
+        cap = (tr["influx_max_per_mm2_per_day"] if self.circulation is None
+               else tr["influx_max_per_mm3_per_day"] * lesion.cell_um / 1000.0)
+        return cap * area_mm2 * lesion.recruitment_capacity * float(hill(flowing, tr["effector_half_saturation"]))
+
+    def scale(self, lesion: Lesion) -> float:
+        """Cells of the whole lesion that one T cell of its section stands for (``circulation.section_scale``)."""
+        return section_scale(lesion.tissue.area_mm2(), lesion.cell_um)
 
     # ---- records -----------------------------------------------------------------------------
     def record(self) -> None:
         """Append today's rows: one per lesion, one for the systemic compartments."""
         for name, lesion in self.lesions.items():
-            self.records.append({"time_day": self.day, "lesion": name, **lesion.counts()})
+            books = {} if self.circulation is None else self.circulation.lesion_record(lesion.t_cells)
+            self.records.append({"time_day": self.day, "lesion": name, **lesion.counts(), **books})
         systemic = {"time_day": self.day, "lesion": "systemic", **self.lymph_node.record(), **self.systemic_mdscs.record(),
                     **self.pharmacy.record(self.day)}
         self.records.append(systemic)

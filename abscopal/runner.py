@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import execute, individual, store
 from .config import DRUGS, SECTIONS, Experiment
+from .immune import circulation
 from .model import AbscopalModel
 from .readouts import SYSTEMIC
 from .streams import replicate_seed
@@ -65,12 +66,16 @@ def simulate(params: dict, settings: dict, seed: np.random.SeedSequence,
 DRUG_COLUMNS = [f"{drug}_{what}" for drug in DRUGS for what in ("nm", "occupancy")]
 
 
-def with_every_drug(frame: pd.DataFrame) -> pd.DataFrame:
-    """A run's time series with the columns of every drug the package knows (:data:`DRUG_COLUMNS`), so that every
-    run file has one schema: a drug not given is at 0 nM and 0 occupancy on the systemic rows (empty on lesion
-    rows, as every systemic column)."""
+def with_every_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """A run's time series with the columns of the conserved circulation (empty without it) and then of every drug
+    the package knows (:data:`DRUG_COLUMNS`), in that order at the end, so that every run file has one schema
+    whatever its arm: a drug not given is at 0 nM and 0 occupancy on the systemic rows (empty on lesion rows, as
+    every systemic column)."""
     systemic = frame["lesion"] == SYSTEMIC
-    out = frame.drop(columns=[c for c in DRUG_COLUMNS if c in frame.columns])
+    books = (*circulation.LESION_COLUMNS, *circulation.SYSTEMIC_COLUMNS)
+    out = frame.drop(columns=[c for c in (*books, *DRUG_COLUMNS) if c in frame.columns])
+    for column in books:
+        out[column] = frame[column] if column in frame.columns else np.nan
     for column in DRUG_COLUMNS:
         out[column] = frame[column] if column in frame.columns else np.where(systemic, 0.0, np.nan)
     return out
@@ -96,7 +101,7 @@ def run_task(task: Task) -> dict:
         frame, events, snapshots = simulate(task.params, task.settings, seed, snapshots=task.snapshots)
         frame.insert(0, "arm", task.arm)
         frame.insert(1, "replicate", task.replicate)
-        store.write_frame(out / task.file, with_every_drug(frame))
+        store.write_frame(out / task.file, with_every_column(frame))
         entry.update(status="ok", events=events)
         if snapshots:
             snap = store.snapshot_file(out, task.arm, task.replicate)

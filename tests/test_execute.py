@@ -58,13 +58,13 @@ def kill_worker(monkeypatch, tmp_path, file: str, mode: str) -> None:
 
 def test_a_run_file_is_the_models_frame_and_nothing_else(tmp_path):
     """The executor layer adds nothing to a run's file: it is the model's frame (arm, replicate first, the columns
-    of every drug last: runner.with_every_drug) as store.write_frame writes it."""
+    of every drug last: runner.with_every_column) as store.write_frame writes it."""
     exp = resolve(tiny())
     abscopal.run(exp, replicates=1, out=tmp_path / "run")
     frame, _, _ = runner.simulate(exp.arms["cryo_anti_pd1"], exp.settings, replicate_seed(3, 0))
     frame.insert(0, "arm", "cryo_anti_pd1")
     frame.insert(1, "replicate", 0)
-    store.write_frame(tmp_path / "direct.parquet", runner.with_every_drug(frame))
+    store.write_frame(tmp_path / "direct.parquet", runner.with_every_column(frame))
     assert (tmp_path / "run" / "runs" / "cryo_anti_pd1__r0.parquet").read_bytes() == \
         (tmp_path / "direct.parquet").read_bytes()
 

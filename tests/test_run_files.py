@@ -15,7 +15,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def every_kind_of_arm() -> dict:
-    """Arms that differ in what they record: no drug, each drug, radiotherapy, an adjuvant, a new metastasis."""
+    """Arms that differ in what they record: no drug, each drug, radiotherapy, an adjuvant, a new metastasis, the
+    conserved circulation."""
     lesion = {"diameter_mm": 1.5, "domain_mm": 3.0}
     return {
         "experiment": {"name": "kinds", "start_day": -1, "end_day": 2, "readout_day": 2, "replicates": 1, "seed": 5},
@@ -23,6 +24,7 @@ def every_kind_of_arm() -> dict:
         "arms": {
             "control": {},
             "anti_pd1": {"drugs": {"anti_pd1": {"start_day": 0}}},
+            "conserved": {"trafficking": {"circulation": "conserved"}},
             "cryo_anti_ctla4": {"ablation": {"modality": "cryo", "lesion": "index", "day": 0, "margin_mm": 0.5},
                                 "drugs": {"anti_ctla4": {"start_day": 0}}},
             "radiotherapy_cpg": {"ablation": {"modality": "radiotherapy", "lesion": "index", "day": 0},
@@ -41,7 +43,7 @@ def folder(tmp_path_factory):
 
 def test_every_run_file_of_a_folder_has_one_schema(folder):
     files = sorted((folder / "runs").glob("*.parquet"))
-    assert len(files) == 4
+    assert len(files) == 5
     schemas = [pq.read_schema(f).remove_metadata() for f in files]
     assert all(schema.equals(schemas[0]) for schema in schemas)  # names, order and types
     table = ds.dataset(folder / "runs", format="parquet").to_table()  # the first file's schema for all
@@ -64,4 +66,4 @@ def test_the_readmes_duckdb_example_reads_the_folder_as_one_table(folder, capsys
     exec(compile(code, "README.md", "exec"), namespace)
     occupancy = namespace["occupancy"].set_index("arm")["peak_anti_pd1_occupancy"]
     assert occupancy["control"] == 0 and occupancy["anti_pd1"] > 0.5
-    assert set(namespace["burden"]["arm"]) == {"control", "anti_pd1", "cryo_anti_ctla4", "radiotherapy_cpg"}
+    assert set(namespace["burden"]["arm"]) == {"control", "anti_pd1", "conserved", "cryo_anti_ctla4", "radiotherapy_cpg"}

@@ -28,7 +28,9 @@ resection): the naive and memory CD8 cells and the CD4 cells that become Tregs r
 equal share of their time in each, so priming, recall and Treg induction follow the mean over the nodes of each
 node's saturating DC signal instead of the signal of all DCs in one node (the same with one lesion).
 All compartments are counts advanced exactly over each step, with the saturating coefficients taken at the
-step's midpoint.
+step's midpoint. With the conserved circulation (``trafficking.circulation = "conserved"``, ``immune/circulation.py``)
+the rest of the body, the dead by place and the cells born by division join the linear system, and nothing is
+clamped at 0.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..odes import hill, linear_step, relax
+from .circulation import Circulation
 
 
 class Compartments:
@@ -46,7 +49,7 @@ class Compartments:
 
     mature_dcs, tolerogenic_dcs, naive, memory = 0, 1, 2, 3  # memory: recall-competent memory CD8 cells
 
-    def __init__(self, divisions: int, memory_divisions: int, maturation_stages: int):
+    def __init__(self, divisions: int, memory_divisions: int, maturation_stages: int, circulation: bool = False):
         n, m, s = divisions, memory_divisions, maturation_stages
         self.generations = slice(4, 4 + n)  # activated naive cells, by division
         self.blood = 4 + n  # blood effectors
@@ -57,6 +60,11 @@ class Compartments:
         self.recalled = 8 + n + m  # memory cells reactivated (cumulative)
         self.precursor_stages = slice(9 + n + m, 9 + n + m + s)  # memory precursors maturing
         self.size = 9 + n + m + s
+        if circulation:  # the conserved circulation's compartments (``immune/circulation.py``), after the node's
+            self.rest, self.rest_primary = self.size, self.size + 1  # effectors in the rest of the body, the primary
+            self.died_in_blood, self.died_in_rest = self.size + 2, self.size + 3  # cumulative
+            self.born = self.size + 4  # cells born by division in the node (cumulative)
+            self.size += 5
 
 
 @dataclass(frozen=True)
@@ -72,17 +80,22 @@ class NodeSignals:
     # per lesion: (name, mature DCs, tolerogenic DCs, tolerogenic DCs with apoptotic cargo) arriving; per_lesion nodes only
     by_lesion: tuple[tuple[str, float, float, float], ...] = ()
     mdsc_level: float = 1.0  # circulating MDSCs over the step, relative to a tumour-free individual
+    rest_of_body_share: float = 0.0  # the share of the cardiac output passing the rest of the body (conserved circulation)
 
 
 class LymphNode:
     """Counts of the systemic compartments (cells; Treg level relative to baseline)."""
 
-    def __init__(self, p: dict, blood_elimination_per_day: float, dc_death_per_day: float):
-        """``dc_death_per_day``: death rate of DCs in the node (``dendritic_cells.lymph_node_death_per_day``)."""
+    def __init__(self, p: dict, blood_elimination_per_day: float, dc_death_per_day: float,
+                 circulation: Circulation | None = None):
+        """``dc_death_per_day``: death rate of DCs in the node (``dendritic_cells.lymph_node_death_per_day``);
+        ``circulation``: the conserved circulation, whose compartments join the node's (None: the section pool)."""
         self.p = p
         self.elimination = blood_elimination_per_day
         self.dc_death_per_day = dc_death_per_day
-        self.at = Compartments(p["divisions"], p["memory_divisions"], p["memory_maturation_stages"])
+        self.circulation = circulation
+        self.at = Compartments(p["divisions"], p["memory_divisions"], p["memory_maturation_stages"],
+                               circulation is not None)
         self.x = np.zeros(self.at.size)
         self.x[self.at.naive] = p["naive_precursors"]
         self.x[self.at.treg] = 1.0
@@ -150,7 +163,12 @@ class LymphNode:
         a[i.primary, i.primary] = -(elim + out_rate)
         a[i.treg, i.treg] = -(p["treg_turnover_per_day"] + p["treg_depletion_per_day_max"] * occ_ctla4)
         b[i.treg] = p["treg_turnover_per_day"] * treg_target
-        self.x = np.maximum(linear_step(a, b, x, dt), 0.0)
+        if self.circulation is None:
+            self.x = np.maximum(linear_step(a, b, x, dt), 0.0)
+        else:  # conserved: nothing clamped
+            self.circulation.add_rates(a, i, k, s.rest_of_body_share)
+            self.x = linear_step(a, b, x, dt)
+            self.circulation.check(self.x, i)
 
     def _shared_node_signals(self, s: NodeSignals) -> tuple[float, float, float]:
         """Over the step, one node: the saturating signals (0-1) of its mature DCs (priming), of the DCs that recall
@@ -213,7 +231,7 @@ class LymphNode:
             "treg_level": x[i.treg],
             "primed_cd8_total": x[i.activated],
             "memory_recalled_total": x[i.recalled],
-        }
+        } | ({} if self.circulation is None else self.circulation.record(x, i))
 
 
 def _division_chain(a: np.ndarray, chain: slice, k: float) -> None:

@@ -41,8 +41,10 @@ class TCellSignals:
 
 class EffectorTCells:
     """Struct of arrays: positions (lattice sites), kills so far, days of entry and death, exhausted and secondary
-    flags. After a step, ``ifn_sources`` holds the sites and days of IFN-γ secretion of every T cell present
-    during it (the dead included), see ``step``."""
+    flags, and weights (the cells of the whole lesion each stands for: 1 in the section pool, the section's scale in
+    the conserved circulation, ``immune/circulation.py``). After a step, ``ifn_sources`` holds the sites and days of
+    IFN-γ secretion of every T cell present during it (the dead included), see ``step``; ``dead_weight`` counts the
+    weight of all that died in the lesion (cells, cumulative)."""
 
     def __init__(self, p: dict):
         self.p = p
@@ -53,7 +55,9 @@ class EffectorTCells:
         self.death_day = np.empty(0, float)
         self.exhausted = np.empty(0, bool)
         self.secondary = np.empty(0, bool)
+        self.weight = np.empty(0, float)
         self.ifn_sources = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float))
+        self.dead_weight = 0.0
 
     @property
     def size(self) -> int:
@@ -66,20 +70,21 @@ class EffectorTCells:
         return int(self.exhausted.sum())
 
     def _keep(self, keep: np.ndarray) -> None:
-        for name in ("row", "col", "kills", "entry_day", "death_day", "exhausted", "secondary"):
+        for name in ("row", "col", "kills", "entry_day", "death_day", "exhausted", "secondary", "weight"):
             setattr(self, name, getattr(self, name)[keep])
 
     def admit(self, n: int, lesion, day: float, rng: np.random.Generator, secondary_share: float = 0.0,
-              over_days: float = 0.0) -> None:
+              over_days: float = 0.0, secondary: np.ndarray | None = None, weight: np.ndarray | float = 1.0) -> int:
         """n effectors enter the lesion's tissue at times drawn uniformly from ``day`` to ``day + over_days`` (a step):
         a share at its edge, the rest at random tissue sites; each is a secondary (memory-derived) effector with
-        probability ``secondary_share``. Each lives a drawn lifespan from its entry."""
+        probability ``secondary_share``, or as the flags ``secondary`` say, and stands for ``weight`` cells. Each
+        lives a drawn lifespan from its entry. Returns the number admitted (0 without tissue)."""
         if n == 0:
-            return
+            return 0
         rs, cs = lesion.window(pad=0)
         tissue = lesion.state[rs, cs] != 0
         if not tissue.any():
-            return
+            return 0
         n_edge = rng.binomial(n, lesion.params["trafficking"]["edge_entry_fraction"])
         sites = []
         for mask, k in ((lesion.outer_edge(rs, cs), n_edge), (tissue, n - n_edge)):
@@ -88,24 +93,30 @@ class EffectorTCells:
         r, c = np.divmod(np.concatenate(sites), tissue.shape[1])
         entry = day + over_days * rng.random(n)
         life = np.maximum(rng.normal(self.p["lifespan_days_mean"], self.p["lifespan_days_sd"], n), 0.0)
-        secondary = rng.random(n) < secondary_share if secondary_share > 0 else np.zeros(n, bool)
-        self._append(r + rs.start, c + cs.start, entry, entry + life, secondary)
+        if secondary is None:
+            secondary = rng.random(n) < secondary_share if secondary_share > 0 else np.zeros(n, bool)
+        self._append(r + rs.start, c + cs.start, entry, entry + life, secondary, np.broadcast_to(weight, n))
+        return n
 
-    def seed_resident(self, n: int, lesion, day: float, rng: np.random.Generator) -> None:
+    def seed_resident(self, n: int, lesion, day: float, rng: np.random.Generator, weight: float = 1.0) -> int:
         """n pre-existing (primary) effectors at random tissue sites of the lesion on ``day``, as an infiltrate
-        that has been entering at a steady rate: each has a drawn lifespan, of which a uniform share is left."""
+        that has been entering at a steady rate: each has a drawn lifespan, of which a uniform share is left, and
+        stands for ``weight`` cells. Returns the number seeded."""
         rs, cs = lesion.window(pad=0)
         tissue = np.flatnonzero(lesion.state[rs, cs] != 0)
         if n == 0 or tissue.size == 0:
-            return
+            return 0
         r, c = np.divmod(tissue[rng.integers(0, tissue.size, n)], cs.stop - cs.start)
         life = np.maximum(rng.normal(self.p["lifespan_days_mean"], self.p["lifespan_days_sd"], n), 0.0)
         entry = np.full(n, float(day))
-        self._append(r + rs.start, c + cs.start, entry, entry + rng.random(n) * life, np.zeros(n, bool))
+        self._append(r + rs.start, c + cs.start, entry, entry + rng.random(n) * life, np.zeros(n, bool),
+                     np.full(n, float(weight)))
+        return n
 
     def _append(self, row: np.ndarray, col: np.ndarray, entry: np.ndarray, death: np.ndarray,
-                secondary: np.ndarray) -> None:
-        """Add T cells at lattice sites (row, col), present from ``entry`` to ``death`` (days), none exhausted."""
+                secondary: np.ndarray, weight: np.ndarray) -> None:
+        """Add T cells at lattice sites (row, col), present from ``entry`` to ``death`` (days), none exhausted, each
+        standing for ``weight`` cells."""
         n = row.size
         self.row = np.concatenate([self.row, row])
         self.col = np.concatenate([self.col, col])
@@ -114,6 +125,7 @@ class EffectorTCells:
         self.death_day = np.concatenate([self.death_day, death])
         self.exhausted = np.concatenate([self.exhausted, np.zeros(n, bool)])
         self.secondary = np.concatenate([self.secondary, secondary])
+        self.weight = np.concatenate([self.weight, weight])
 
     def step(self, lesion, s: TCellSignals) -> None:
         """Move, engage and kill, exhaust and die over ``s.dt`` days.
@@ -140,7 +152,24 @@ class EffectorTCells:
         present = np.clip(np.minimum(self.death_day, end) - np.maximum(self.entry_day, day), 0.0, None)
         ifn = np.where(self.exhausted, self.p["exhausted_ifn_gamma_fraction"], 1.0)
         self.ifn_sources = (self.row, self.col, present * ifn)
-        self._keep(self.death_day > end)
+        alive = self.death_day > end
+        self.dead_weight += float(self.weight[~alive].sum())
+        self._keep(alive)
+
+    def egress(self, rate_per_day: float, dt: float, rng: np.random.Generator) -> tuple[float, float]:
+        """Active effectors leave the lesion for the blood, each with probability 1 - exp(-rate x dt); exhausted ones
+        stay (an assumption: the T cells that leave tumours are the activated ones, Torcellan et al. 2017, and
+        dysfunctional ones are retained). Returns the weights that left: (primary, memory-derived), cells."""
+        leaving = ~self.exhausted & (rng.random(self.size) < -math.expm1(-rate_per_day * dt))
+        out = (float(self.weight[leaving & ~self.secondary].sum()), float(self.weight[leaving & self.secondary].sum()))
+        self._keep(~leaving)
+        return out
+
+    def remove_all(self) -> None:
+        """Every T cell dies with the tissue (a resection): their weight joins the dead."""
+        self.dead_weight += float(self.weight.sum())
+        self._keep(np.zeros(self.size, bool))
+        self.ifn_sources = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float))
 
     def _move(self, lesion, dt: float, rng: np.random.Generator) -> None:
         p = self.p

@@ -83,12 +83,15 @@ class Lesion:
         self.fields.release(sites, per_cell * quality * self.tissue.antigenicity.reshape(-1)[sites],
                             damp * damp_factor, apoptotic=mode == APOPTOTIC)
 
-    def seed_resident_t_cells(self, per_mm2: float) -> None:
+    def seed_resident_t_cells(self, per_mm2: float, weight: float = 1.0) -> int:
         """The lesion's pre-existing tumour-specific effectors on its creation day: a Poisson number with mean
-        ``per_mm2`` x its tissue area (``EffectorTCells.seed_resident``), from a stream of their own."""
-        if per_mm2 > 0:
-            rng = self.streams.generator(self.name, "resident_t_cells")
-            self.t_cells.seed_resident(int(rng.poisson(per_mm2 * self.tissue.area_mm2())), self, self.created_day, rng)
+        ``per_mm2`` x its tissue area (``EffectorTCells.seed_resident``), from a stream of their own, each standing
+        for ``weight`` cells of the lesion. Returns the number seeded."""
+        if per_mm2 <= 0:
+            return 0
+        rng = self.streams.generator(self.name, "resident_t_cells")
+        return self.t_cells.seed_resident(int(rng.poisson(per_mm2 * self.tissue.area_mm2())), self, self.created_day,
+                                          rng, weight)
 
     # ---- a step ------------------------------------------------------------------------------
     def new_day(self, day: int) -> None:
@@ -182,7 +185,7 @@ class Lesion:
         """Surgery: every cell, T cell and field is removed; the lesion no longer draws T cells."""
         self.tissue.clear()
         self.fields.clear()
-        self.t_cells = EffectorTCells(self.params["immune"])
+        self.t_cells.remove_all()
         self.resected = True
         self.blood_flow_share = 0.0
 
