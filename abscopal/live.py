@@ -61,7 +61,7 @@ class LiveModel(AbscopalModel):
 
 
 def slider(key: str, value: float) -> dict:
-    """A Mesa SolaraViz slider for a config key: its schema range, cut to at most 5 x the default where the
+    """A Mesa input (UserInputs) slider for a config key: its schema range, cut to at most 5 x the default where the
     schema allows far more (a slider across [0, 1e6] could not set 150); the label names the unit and the range."""
     _, p = lookup(key)
     low = 0.0 if p.low is None else p.low
