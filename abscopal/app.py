@@ -1,21 +1,28 @@
-"""The live view (``abscopal view``): a Mesa SolaraViz app of one run.
+"""The live view (``abscopal view``): a solara app of one run, with Mesa's input widgets.
 
-Mesa's SolaraViz gives the controls (play, pause, step, reset) and the inputs (``live.model_params``: the arm,
-the seed, the replicate and the main parameters, with their units and allowed ranges); a changed input takes
-effect on Reset. This module draws the run: the day and the treatments given so far, each lesion's lattice
-(cell states or PD-L1, T cells over them) and the tumour burden and blood effectors over time. The run's config,
-arm and seed come from ``abscopal view`` (environment variables ``ABSCOPAL_VIEW_CONFIG``, ``..._ARM``,
-``..._SEED``); ``solara run abscopal.app`` shows the default experiment.
+The sidebar holds the controls (reset, play, pause, a day per step) and the inputs (``live.model_params``: the
+arm, the seed, the replicate and the main parameters, with their units and allowed ranges, drawn by Mesa's
+``UserInputs``); a changed input takes effect on Reset, and a bad one is refused in one line while the run shown
+goes on. This module draws the run: the day and the treatments given so far, each lesion's lattice (cell states
+or PD-L1, T cells over them) and the tumour burden and blood effectors over time. The run's config, arm and seed
+come from ``abscopal view`` (environment variables ``ABSCOPAL_VIEW_CONFIG``, ``..._ARM``, ``..._SEED``);
+``solara run abscopal.app`` shows the default experiment.
+
+Mesa's ``SolaraViz`` page is not used: Mesa 3.5 gives it no option to leave out its "Time" (Mesa's clock, days
+since the first simulated day, beside the experiment's day here) nor its "Use Threads" control, and its Reset
+lets a bad input end in a traceback; the page here shows one clock, the day of the experiment.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import solara
+import solara.lab
 from matplotlib.figure import Figure
-from mesa.visualization import SolaraViz
-from mesa.visualization.utils import update_counter
+from mesa.visualization.solara_viz import UserInputs
+from mesa.visualization.utils import force_update, update_counter
 
 from . import live
 from .plots.style import STATE_COLOURS, T_CELL_COLOURS
@@ -118,15 +125,69 @@ def Burden(model: live.LiveModel):
         solara.FigureMatplotlib(fig, format="png")
 
 
+#: The pause between two days while playing (s); a day of the default experiment takes 0.6 to 3 s to compute.
+PLAY_PAUSE_S = 0.05
+
+
+@solara.component
+def Controls(model: solara.Reactive, inputs: dict):
+    """Reset (a new run from ``inputs``; a bad input is refused in one line), play or pause, and step a day."""
+    update_counter.get()
+    playing = solara.use_reactive(False)
+    error = solara.use_reactive(None)
+
+    def play():
+        while playing.value and model.value.running:
+            time.sleep(PLAY_PAUSE_S)
+            model.value.step()
+            force_update()
+
+    solara.lab.use_task(play, dependencies=[playing.value, model.value], prefer_threaded=True)
+
+    def step():
+        model.value.step()
+        force_update()
+
+    def reset():
+        new, message = live.reset(model.value, CONFIG, **inputs)
+        error.set(message)
+        if new is not model.value:
+            playing.set(False)
+            model.set(new)
+
+    running = model.value.running
+    with solara.Row(justify="space-between"):
+        solara.Button("Reset", color="primary", on_click=reset)
+        solara.Button("❚❚" if playing.value and running else "▶", color="primary", disabled=not running,
+                      on_click=lambda: playing.set(not playing.value))
+        solara.Button("Step", color="primary", on_click=step, disabled=playing.value or not running)
+    if error.value:
+        # solara.Error passes text=True to vuetify's Alert, which this ipyvuetify refuses (a Unicode trait)
+        solara.Text(error.value, classes=["abscopal-input-error"], style={"color": "#b00020"})
+
+
 @solara.component
 def Page():
-    """SolaraViz's controls and inputs in the sidebar; the run's status, lattices and curves beside them."""
+    """The controls and inputs in the sidebar; the run's status, lattices and curves beside them."""
     first = solara.use_memo(lambda: live.LiveModel(config=CONFIG, arm=ARM, seed=SEED), [])
     model = solara.use_reactive(first)
+    widgets = solara.use_memo(lambda: live.model_params(CONFIG, first.arm, first.settings["seed"]), [])
+    inputs = solara.use_reactive({k: v["value"] for k, v in widgets.items() if isinstance(v, dict)})
+
+    def on_change(name, value):
+        if name == "arm" and value != inputs.value["arm"]:  # the sliders show the chosen arm's values
+            inputs.set({**inputs.value, "arm": value, **live.arm_values(CONFIG, value)})
+        else:
+            inputs.set({**inputs.value, name: value})
+
+    shown = {k: {**v, "value": inputs.value[k]} for k, v in widgets.items() if isinstance(v, dict)}
     solara.Style(SIDEBAR_CSS)
-    inputs = solara.use_memo(lambda: live.model_params(CONFIG, ARM, SEED), [])
-    SolaraViz(model, components=[], model_params=inputs,
-              name=f"abscopal: {first.settings['name']}", play_interval=50)
+    solara.AppBarTitle(f"abscopal: {first.settings['name']}")
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("Run"):
+            Controls(model, inputs.value)
+        with solara.Card("Inputs (take effect on Reset)"):
+            UserInputs(shown, on_change=on_change).key(f"inputs-{inputs.value['arm']}")
     with solara.Column(style={"padding": "0 16px"}):
         Status(model.value)
         Lattices(model.value)

@@ -6,6 +6,7 @@ the same SeedSequence, the same individual and so the same numbers as that run o
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +15,16 @@ from . import individual
 from .config import SECTIONS, ConfigError, Experiment, did_you_mean, load_experiment, resolve
 from .streams import replicate_seed
 
-#: The default experiment (in the repository, beside the package: a clone or an editable install has it).
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "cryo_checkpoint.toml"
+#: The default experiment, package data (in a wheel too); the repository's experiments/cryo_checkpoint.toml is a
+#: link to it.
+DEFAULT_CONFIG = resources.files("abscopal") / "cryo_checkpoint.toml"
 
 
 def experiment(config: str | Path | dict | Experiment | None) -> Experiment:
     """The experiment of ``config``: a TOML file's path, a config dict, an Experiment, or None (the default)."""
     if config is None:
-        if not DEFAULT_CONFIG.is_file():
-            raise ConfigError(f"config = None: the default experiment {DEFAULT_CONFIG} is not there (an install "
-                              f"without the repository's experiments/); expected a config file")
-        config = DEFAULT_CONFIG
+        with resources.as_file(DEFAULT_CONFIG) as path:
+            return load_experiment(path)
     if isinstance(config, Experiment):
         return config
     if isinstance(config, dict):

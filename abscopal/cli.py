@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--executor", choices=("serial", "process", "dask"),
                    help="default: serial on one worker, else process (dask with --scheduler)")
     p.set_defaults(fn=cmd_run)
-    p = sub.add_parser("view", help="watch a run live in the browser (a Mesa SolaraViz app on 127.0.0.1)")
-    p.add_argument("config", nargs="?", help="experiment config (TOML; default experiments/cryo_checkpoint.toml)")
+    p = sub.add_parser("view", help="watch a run live in the browser (a solara app on 127.0.0.1)")
+    p.add_argument("config", nargs="?", help="experiment config (TOML; default the packaged experiments/cryo_checkpoint.toml)")
     p.add_argument("--arm", help="the arm shown first (default: the first combining ablation and a drug)")
     p.add_argument("--seed", type=int, help="override experiment.seed")
     p.add_argument("--port", type=port, default=8765, help="port on 127.0.0.1 (default 8765)")

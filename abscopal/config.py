@@ -56,7 +56,8 @@ class Param:
                 raise ConfigError(f"{key} = {value!r}: expected one of {list(self.choices)}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} = {value!r}: expected a number in {self.range_text()}{self.unit_text()}")
+            number = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{key} = {value!r}: expected {number} in {self.range_text()}{self.unit_text()}")
         if kind is int and (not float(value).is_integer()):
             raise ConfigError(f"{key} = {value!r}: expected a whole number in {self.range_text()}{self.unit_text()}")
         given, value = value, kind(value)  # the message echoes the value as written (-1, not -1.0)

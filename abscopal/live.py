@@ -8,6 +8,7 @@ draws in milliseconds.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from matplotlib import colormaps
@@ -15,7 +16,7 @@ from matplotlib.colors import to_rgb
 from threadpoolctl import threadpool_limits
 
 from . import build
-from .config import axis_label, lookup
+from .config import ConfigError, axis_label, lookup
 from .lesion.tissue import LIVE
 from .model import AbscopalModel
 from .plots.style import STATE_COLOURS, T_CELL_COLOURS
@@ -28,18 +29,18 @@ MAIN_KEYS = ("immune.kill_probability", "immune.kill_budget", "tumour.growth_rat
 class LiveModel(AbscopalModel):
     """A run watched a day at a time: ``running`` turns False after ``experiment.end_day`` or an early stop.
 
-    ``seed`` may be text (the app's input box); ``values``: dotted config keys (``MAIN_KEYS``) and their values.
-    ``scenario``: what Mesa's Reset passes (a Scenario with a fresh rng); ignored, as the config, arm, seed and
-    replicate determine the run.
+    ``seed`` and ``replicate`` may be text (the app's input boxes); ``values``: dotted config keys (``MAIN_KEYS``)
+    and their values, set for the chosen arm (over any value the arm sets itself). ``scenario``: what Mesa passes
+    on a reset (a Scenario with a fresh rng); ignored, as the config, arm, seed and replicate determine the run.
     """
 
-    def __init__(self, config=None, arm: str | None = None, seed: int | str | None = None, replicate: int = 0,
-                 scenario=None, **values):
+    def __init__(self, config=None, arm: str | None = None, seed: int | str | None = None,
+                 replicate: int | str = 0, scenario=None, **values):
         exp = build.experiment(config)
         self.arm = build.choose_arm(exp, arm)
-        if isinstance(seed, str) and seed.strip().isdigit():
-            seed = int(seed)
-        super().__init__(config=exp, arm=self.arm, seed=seed, replicate=replicate, overrides=values or None)
+        overrides = {f"arms.{self.arm}.{key}": value for key, value in values.items()}
+        super().__init__(config=exp, arm=self.arm, seed=whole_number(seed), replicate=whole_number(replicate),
+                         overrides=overrides or None)
         self.running = self.day < self.settings["end_day"] - 1e-9
         self.extents: dict[str, tuple[int, int]] = {}  # see window
 
@@ -60,7 +61,7 @@ class LiveModel(AbscopalModel):
 
 
 def slider(key: str, value: float) -> dict:
-    """A Mesa SolaraViz slider for a config key: its schema range, cut to at most 5 x the default where the
+    """A Mesa input (UserInputs) slider for a config key: its schema range, cut to at most 5 x the default where the
     schema allows far more (a slider across [0, 1e6] could not set 150); the label names the unit and the range."""
     _, p = lookup(key)
     low = 0.0 if p.low is None else p.low
@@ -80,12 +81,34 @@ def _nice_step(x: float) -> float:
     return max(m * power for m in (1, 2, 5) if m * power <= x)
 
 
+def whole_number(text):
+    """The number in an input box's text ("7", " 7 ", "-1" become 7, 7, -1; the checks of the model then say what
+    is allowed); anything else as given, for those checks to name."""
+    if isinstance(text, str) and re.fullmatch(r"\s*[+-]?\d+\s*", text):
+        return int(text)
+    return text
+
+
+def reset(current: LiveModel, config=None, **inputs) -> tuple[LiveModel, str | None]:
+    """A new run from the app's inputs (arm, seed, replicate, ``MAIN_KEYS``), or, for a bad input, ``current``
+    and the one-line message that names the input and what is expected (the run shown goes on)."""
+    try:
+        return LiveModel(config=config, **inputs), None
+    except ConfigError as e:
+        return current, f"{e}; the run shown goes on"
+
+
+def arm_values(config, arm: str) -> dict:
+    """The ``MAIN_KEYS`` values of ``arm`` (its own where it sets them, else the experiment's)."""
+    params = build.experiment(config).arms[arm]
+    return {key: params[key.split(".")[0]][key.split(".")[1]] for key in MAIN_KEYS}
+
+
 def model_params(config=None, arm: str | None = None, seed: int | None = None) -> dict:
     """The app's inputs (Mesa's ``model_params``): the config (fixed), the arm, the seed, the replicate and the
     sliders of ``MAIN_KEYS`` at the arm's values."""
     exp = build.experiment(config)
     arm = build.choose_arm(exp, arm)
-    params = exp.arms[arm]
     inputs = {
         "config": config,
         "arm": {"type": "Select", "value": arm, "values": list(exp.arms), "label": "arm"},
@@ -95,9 +118,8 @@ def model_params(config=None, arm: str | None = None, seed: int | None = None) -
     if exp.settings["replicates"] > 1:
         inputs["replicate"] = {"type": "SliderInt", "value": 0, "min": 0, "max": exp.settings["replicates"] - 1,
                                "step": 1, "label": "replicate (individual)"}
-    for key in MAIN_KEYS:
-        section, name = key.split(".")
-        inputs[key] = slider(key, params[section][name])
+    for key, value in arm_values(exp, arm).items():
+        inputs[key] = slider(key, value)
     return inputs
 
 

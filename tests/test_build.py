@@ -45,7 +45,7 @@ def test_overrides_set_config_keys():
 @pytest.mark.parametrize("kwargs, message", [
     ({"arm": "cryo_anti_pd"}, "arm = 'cryo_anti_pd': expected one of ['control', 'cryo_anti_pd1'] (did you mean cryo_anti_pd1?)"),
     ({"seed": -1}, "seed = -1: expected a value in [0, 9223372036854775807]"),
-    ({"seed": "x"}, "seed = 'x': expected a number in [0, 9223372036854775807]"),
+    ({"seed": "x"}, "seed = 'x': expected a whole number in [0, 9223372036854775807]"),
     ({"replicate": 2}, "replicate = 2: expected a whole number in [0, 1] (experiment.replicates = 2)"),
     ({"overrides": {"immune.kill_probability": 2}}, "immune.kill_probability = 2: expected a value in [0, 1]"),
 ])

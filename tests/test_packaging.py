@@ -37,3 +37,24 @@ def test_scipy_lower_bound_has_the_rng_keyword_of_the_qmc_samplers():
     scipy = next(d for d in project["dependencies"] if d.startswith("scipy"))
     assert scipy == "scipy>=1.15"  # 1.14 has seed= only (the sweeps call qmc.Sobol(..., rng=))
     qmc.Sobol(2, rng=1), qmc.LatinHypercube(2, rng=1)
+
+
+def test_a_wheel_ships_the_default_experiment_and_the_model_finds_it_there(tmp_path):
+    """Built from the package alone (no experiments/ beside it), imported from the wheel: AbscopalModel() and
+    `abscopal view` find the default experiment through importlib.resources."""
+    import shutil
+    import zipfile
+
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "abscopal", source / "abscopal", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path),
+                            str(source)], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    wheel = next(tmp_path.glob("abscopal-*.whl"))
+    assert "abscopal/cryo_checkpoint.toml" in zipfile.ZipFile(wheel).namelist()
+    code = (f"import sys; sys.path.insert(0, {str(wheel)!r}); import abscopal.build as b; "
+            "assert b.__file__.startswith(sys.path[0]), b.__file__; print(b.experiment(None).settings['name'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == "cryo_checkpoint", done.stderr[-2000:]

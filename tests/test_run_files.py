@@ -4,6 +4,7 @@
 import re
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -54,16 +55,31 @@ def test_every_run_file_of_a_folder_has_one_schema(folder):
 
 
 def readme_example() -> str:
-    """The README's DuckDB example (the python block after "Query a results folder")."""
+    """The README's DuckDB and polars example (the python block after "Query a results folder")."""
     text = README.read_text()
     return re.search(r"Query a results folder.*?```python\n(.*?)```", text, re.S).group(1)
 
 
-def test_the_readmes_duckdb_example_reads_the_folder_as_one_table(folder, capsys):
+def test_polars_scans_the_folder_as_one_table(folder):
+    pl = pytest.importorskip("polars", reason="pip install polars (in '.[test]')")
+    files = sorted((folder / "runs").glob("*.parquet"))
+    table = pl.scan_parquet(f"{folder}/runs/*.parquet").collect()
+    assert table.height == sum(pq.read_metadata(f).num_rows for f in files)
+    assert table.columns == pq.read_schema(files[0]).names
+    assert set(table["arm"]) == {"control", "anti_pd1", "conserved", "cryo_anti_ctla4", "radiotherapy_cpg"}
+    control = table.filter((pl.col("arm") == "control") & (pl.col("lesion") == "systemic"))
+    assert (control["anti_ctla4_occupancy"] == 0).all()
+
+
+def test_the_readmes_duckdb_and_polars_example_reads_the_folder_as_one_table(folder, capsys):
     pytest.importorskip("duckdb", reason="the README's example uses DuckDB: pip install duckdb (in '.[test]')")
+    pytest.importorskip("polars", reason="the README's example uses polars: pip install polars (in '.[test]')")
     code = readme_example().replace("results/cryo_checkpoint", str(folder))
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)
     occupancy = namespace["occupancy"].set_index("arm")["peak_anti_pd1_occupancy"]
     assert occupancy["control"] == 0 and occupancy["anti_pd1"] > 0.5
-    assert set(namespace["burden"]["arm"]) == {"control", "anti_pd1", "conserved", "cryo_anti_ctla4", "radiotherapy_cpg"}
+    burden = namespace["burden"]
+    assert set(burden["arm"]) == {"control", "anti_pd1", "conserved", "cryo_anti_ctla4", "radiotherapy_cpg"}
+    # polars and DuckDB give the same table
+    pd.testing.assert_frame_equal(namespace["burden_pl"].to_pandas(), burden, check_dtype=False)

@@ -31,3 +31,17 @@ def widget_texts(nb) -> list[str]:
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     return [str(w["state"].get("value", "")).replace("\u2007", " ")
             for w in state.values() if w.get("model_name") == "HTMLModel"]
+
+
+def test_figures_show_in_jupyter_after_a_paper_figure_as_seaborns_do():
+    """A cell that ends with a figure assigned shows it (the inline backend), for the package's figures and for the
+    user's own after them: the paper style's context leaves matplotlib's interactive flag as the backend set it."""
+    cells = ["from abscopal import plots\nfig, panels = plots.paper_figure('ab', width='one-column')",
+             "fig, panels = plots.paper_figure('a', width='one-column')",
+             "import seaborn as sns\ngrid = sns.relplot(x=[1, 2, 3], y=[3, 1, 2])",
+             "import matplotlib as mpl\nprint(mpl.rcParams['font.size'])"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    shown = [any("image/png" in out.get("data", {}) for out in cell.outputs) for cell in nb.cells[:3]]
+    assert shown == [True, True, True]
+    assert nb.cells[3].outputs[0]["text"].strip() == "10.0"  # the paper style's 7 pt stayed in its context

@@ -5,6 +5,7 @@ the test is skipped, saying why, only where neither can be. Playwright's own bro
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,9 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from abscopal import live
 from abscopal.cli import main
+from abscopal.config import resolve
 from conftest import small_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,12 +58,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: The default experiment with one arm that sets a main parameter of its own (the sliders follow the arm).
+CRYO_KILL = 0.6
+VIEW_CONFIG = f"""{(ROOT / "experiments/cryo_checkpoint.toml").read_text()}
+[arms.cryo.immune]
+kill_probability = {CRYO_KILL}
+"""
+
+
 @pytest.fixture(scope="module")
-def server():
-    """`abscopal view` of the default experiment on a free port, until the module's tests end."""
+def server(tmp_path_factory):
+    """`abscopal view` of the default experiment (its cryo arm with a kill probability of its own) on a free port,
+    until the module's tests end."""
+    config = tmp_path_factory.mktemp("view") / "view.toml"
+    config.write_text(VIEW_CONFIG)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "abscopal.cli", "view", str(ROOT / "experiments/cryo_checkpoint.toml"),
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "abscopal.cli", "view", str(config), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120  # a loaded two-core machine takes half a minute to import solara
     try:
@@ -83,7 +98,7 @@ def server():
 
 def test_the_app_steps_days_draws_them_and_resets_with_a_new_input_in_a_real_browser(chromium, server, tmp_path):
     from PIL import Image
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
@@ -103,10 +118,33 @@ def test_the_app_steps_days_draws_them_and_resets_with_a_new_input_in_a_real_bro
             page.wait_for_function("src => document.querySelector('.abscopal-burden img').src != src", arg=before,
                                    timeout=30_000)
             shot = page.screenshot(path=str(tmp_path / "view.png"))
+            body = page.inner_text("body")
+            assert "Time:" not in body and "Use Threads" not in body  # one clock: the day of the experiment
+            # a bad seed or replicate is refused in one line on Reset, and the run shown goes on
+            seed = page.get_by_label("seed (experiment.seed)")
+            seed.fill("abc")
+            seed.press("Enter")
+            page.get_by_role("button", name="Reset").click()
+            error = page.locator(".abscopal-input-error")
+            error.wait_for(timeout=30_000)
+            assert error.inner_text() == ("seed = 'abc': expected a whole number in [0, 9223372036854775807]; "
+                                          "the run shown goes on")
+            assert day.inner_text().strip() == "Day -4" and "Traceback" not in page.inner_text("body")
+            seed.fill("20261127")
+            seed.press("Enter")
+            # the sliders show the chosen arm's values: cryo sets its own kill probability
+            kill = page.locator(".v-input", has_text="kill probability").locator("[role=slider]")
+            expect(kill).to_have_attribute("aria-valuenow", "0.3")
+            page.locator(".v-select", has_text="arm").locator(".v-field").click()
+            page.locator(".v-overlay__content .v-list-item-title").get_by_text("cryo", exact=True).click()
+            expect(kill).to_have_attribute("aria-valuenow", str(CRYO_KILL), timeout=10_000)
+            page.get_by_role("button", name="Reset").click()
+            page.wait_for_function(f"document.body.innerText.includes('this run: kill_probability {CRYO_KILL},')",
+                                   timeout=30_000)
+            assert not error.count()
             # a changed input takes effect on Reset: a new run from day -7 with the kill probability set to 0
-            thumb = page.locator(".v-input", has_text="kill probability").locator("[role=slider]")
-            thumb.focus()
-            thumb.press("Home")
+            kill.focus()
+            kill.press("Home")
             page.get_by_role("button", name="Reset").click()
             page.wait_for_function("document.body.innerText.includes('this run: kill_probability 0,')", timeout=30_000)
             assert day.inner_text().strip() == "Day -7"
@@ -178,3 +216,43 @@ def test_the_treatment_log_puts_a_drugs_doses_on_one_line():
               {"kind": "stop", "day": 9.0, "target": "all lesions", "reason": "cleared"}]
     assert treatment_lines(events) == ["day 0: cryo of index (114,071 necrotic, 0 apoptotic cells)",
                                        "day 9: run stopped (cleared)", "anti_pd1: doses on days 0, 3"]
+
+
+SEED_MAX = 2**63 - 1
+SMALL = resolve(small_config())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.integers(-10, 10).map(str), st.integers(SEED_MAX - 2, SEED_MAX + 2).map(str),
+                 st.text(max_size=8), st.sampled_from(["1.5", "1e30", " 7 ", "+3", "-0"])))
+def test_reset_takes_a_seed_box_or_refuses_it_in_one_line_keeping_the_run(text):
+    shown = live.LiveModel(config=SMALL, arm="control")
+    shown.step()
+    model, message = live.reset(shown, SMALL, arm="control", seed=text)
+    if re.fullmatch(r"\s*[+-]?\d+\s*", text) and 0 <= int(text) <= SEED_MAX:
+        assert message is None and model is not shown and model.settings["seed"] == int(text)
+    else:
+        assert model is shown and shown.day == -1  # the run shown goes on where it was
+        assert message.startswith("seed = ") and message.endswith("; the run shown goes on") and "\n" not in message
+        assert "expected a whole number in [0, 9223372036854775807]" in message or (
+            "expected a value in [0, 9223372036854775807]" in message)
+
+
+@pytest.mark.parametrize("replicate", [2, -1, "x", "1.5"])
+def test_reset_refuses_a_bad_replicate_in_one_line_keeping_the_run(replicate):
+    shown = live.LiveModel(config=SMALL, arm="control")
+    model, message = live.reset(shown, SMALL, arm="control", replicate=replicate)
+    assert model is shown
+    assert message == (f"replicate = {live.whole_number(replicate)!r}: expected a whole number in [0, 1] "
+                       f"(experiment.replicates = 2); the run shown goes on")
+
+
+def test_the_inputs_follow_the_chosen_arm_and_set_its_parameters():
+    config = small_config()
+    config["arms"]["cryo_anti_pd1"]["immune"] = {"kill_probability": 0.5}  # an arm's value of its own
+    assert live.arm_values(config, "control")["immune.kill_probability"] == 0.3
+    assert live.arm_values(config, "cryo_anti_pd1")["immune.kill_probability"] == 0.5
+    assert live.model_params(config, "cryo_anti_pd1")["immune.kill_probability"]["value"] == 0.5
+    # a slider's value is the chosen arm's, over the arm's own value
+    model = live.LiveModel(config=config, arm="cryo_anti_pd1", **{"immune.kill_probability": 0.1})
+    assert model.params["immune"]["kill_probability"] == 0.1

@@ -3,6 +3,7 @@ colour, dash pattern, marker, label) that every figure shares."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import matplotlib as mpl
@@ -61,11 +62,23 @@ PAPER_RC = {
 }
 
 
+@contextmanager
 def paper_style():
     """The theme of every figure as a context (or decorator), so that nothing global changes: ticks, 7-8 pt
     fonts in one family (:data:`PAPER_FONT`), no top/right spines, editable text in PDF (TrueType, Type 42)
-    and SVG (text as text)."""
-    return mpl.rc_context(PAPER_RC)
+    and SVG (text as text).
+
+    matplotlib's interactive flag is left as a backend set it inside: Jupyter's inline backend starts with the
+    first figure and turns the flag on, which a plain ``rc_context`` would undo, and no figure of the notebook
+    (the package's or the user's) would then be shown when its cell ends. Scripts (Agg) keep it off."""
+    context = mpl.rc_context(PAPER_RC)
+    context.__enter__()
+    try:
+        yield
+    finally:
+        interactive = mpl.is_interactive()
+        context.__exit__(None, None, None)
+        mpl.interactive(interactive)
 
 
 #: The Okabe-Ito palette (Okabe & Ito 2008), distinguishable under deuteranopia and protanopia; black first.
