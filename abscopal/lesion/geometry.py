@@ -17,7 +17,7 @@ EMPTY = 0  # the lattice state of a free site (see ``tissue``)
 
 
 @functools.lru_cache(maxsize=8)
-def _offsets_by_distance(radius: float) -> np.ndarray:
+def offsets_by_distance(radius: float) -> np.ndarray:
     """Lattice offsets within ``radius`` sites, nearest first."""
     k = int(math.ceil(radius))
     dr, dc = np.mgrid[-k : k + 1, -k : k + 1]
@@ -34,7 +34,7 @@ def nearest_free(state: np.ndarray, sites: np.ndarray, radius: float) -> tuple[n
 
     Returns (sites, targets) of the cells that have one, as flat indices.
     """
-    off = _offsets_by_distance(radius)
+    off = offsets_by_distance(radius)
     cand = sites[:, None] + (off[:, 0] * state.shape[1] + off[:, 1])
     free = state.ravel()[cand] == EMPTY
     has = free.any(axis=1)
