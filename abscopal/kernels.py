@@ -82,3 +82,40 @@ def relax_pd_l1(pd_l1, live, target, pixel, f):
     for s in live:
         current = np.float64(pd_l1[s])
         pd_l1[s] = np.float32(current + (target[pixel[s]] - current) * f)
+
+
+@njit(cache=True)
+def fill_holes(occupied):
+    """``geometry.fill_holes`` compiled: ``occupied`` with the empty sites not 4-connected to the array's border
+    (holes) filled, by a flood fill of the outside from the border instead of labelling every empty region."""
+    rows, cols = occupied.shape
+    filled = np.ones((rows, cols), np.bool_)  # True until reached from the border
+    stack_r = np.empty(rows * cols, np.int64)
+    stack_c = np.empty(rows * cols, np.int64)
+    top = 0
+    for i in range(rows):
+        for j in range(cols):
+            if (i == 0 or i == rows - 1 or j == 0 or j == cols - 1) and not occupied[i, j] and filled[i, j]:
+                filled[i, j] = False
+                stack_r[top], stack_c[top] = i, j
+                top += 1
+    while top > 0:
+        top -= 1
+        i, j = stack_r[top], stack_c[top]
+        if i > 0 and filled[i - 1, j] and not occupied[i - 1, j]:
+            filled[i - 1, j] = False
+            stack_r[top], stack_c[top] = i - 1, j
+            top += 1
+        if i < rows - 1 and filled[i + 1, j] and not occupied[i + 1, j]:
+            filled[i + 1, j] = False
+            stack_r[top], stack_c[top] = i + 1, j
+            top += 1
+        if j > 0 and filled[i, j - 1] and not occupied[i, j - 1]:
+            filled[i, j - 1] = False
+            stack_r[top], stack_c[top] = i, j - 1
+            top += 1
+        if j < cols - 1 and filled[i, j + 1] and not occupied[i, j + 1]:
+            filled[i, j + 1] = False
+            stack_r[top], stack_c[top] = i, j + 1
+            top += 1
+    return filled

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis.extra.numpy import array_shapes, arrays
 
 from abscopal import compiled
 from abscopal.config import resolve
+from abscopal.lesion.geometry import fill_holes
 from abscopal.model import AbscopalModel
 from abscopal.streams import replicate_seed
 from conftest import small_config
@@ -54,3 +57,18 @@ def test_a_bad_switch_is_named_with_its_value():
     done = subprocess.run([sys.executable, "-c", "import abscopal.compiled"], env=env, capture_output=True, text=True)
     assert done.returncode != 0
     assert "ABSCOPAL_NUMBA = 'yes': expected 0 (numpy code) or 1" in done.stderr.strip().splitlines()[-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(bool, array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=30)))
+def test_the_compiled_hole_filling_fills_the_same_holes(occupied):
+    pytest.importorskip("numba")
+    from abscopal import kernels
+
+    saved = compiled.KERNELS
+    try:
+        compiled.KERNELS = None
+        expected = fill_holes(occupied)
+    finally:
+        compiled.KERNELS = saved
+    assert np.array_equal(kernels.fill_holes(occupied), expected)

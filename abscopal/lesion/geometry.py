@@ -13,6 +13,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
+from .. import compiled
+
 EMPTY = 0  # the lattice state of a free site (see ``tissue``)
 
 
@@ -83,6 +85,8 @@ def _within(mask: np.ndarray, radius: float) -> np.ndarray:
 
 def fill_holes(occupied: np.ndarray) -> np.ndarray:
     """``occupied`` with its holes (empty regions not connected to the array's border) filled."""
+    if compiled.KERNELS is not None:
+        return compiled.KERNELS.fill_holes(occupied)
     labels, _ = ndimage.label(~occupied)
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     outside = np.zeros(labels.max() + 1, bool)
