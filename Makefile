@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	  echo "creating $(VENV) with $$interp"; \
 	  "$$interp" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dask,sensitivity,view]'
+	$(PY) -m pip install --quiet -e '.[test,dask,sensitivity,view,fast]'
 	@touch $@
 
 env: $(VENV)/.installed

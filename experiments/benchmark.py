@@ -5,8 +5,11 @@ run of the default experiment's combination arm (two 7 mm lesions, about 1e5 cel
 after ablation), and Mesa's Schelling example (100 x 100, one Mesa agent per cell, 20 steps from a
 fresh model) in the same process. The machine may be shared, so the two are interleaved: each
 repetition alternates the run's days with Schelling's steps, and the figures are medians over the
-repetitions (the ratio is taken per repetition, so load affects both sides alike). The last line is
-one JSON object with the figures.
+repetitions (the ratio is taken per repetition, so load affects both sides alike). With the compiled
+kernels on (numba installed, ``ABSCOPAL_NUMBA`` not 0), each repetition also times the same run on the numpy
+code, in a fresh process with ``ABSCOPAL_NUMBA=0``, and the speed-up of the kernels is the median of the
+per-repetition ratios. The kernels are loaded (compiled on first use, then from numba's disk cache) by a
+one-day warm-up run before the timing. The last line is one JSON object with the figures.
 
     .venv/bin/python experiments/benchmark.py [--arm cryo_anti_pd1] [--end-day 60] [--repetitions 3]
 """
@@ -22,11 +25,14 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from abscopal import compiled  # noqa: E402
 from abscopal.config import load_config, resolve  # noqa: E402
 from abscopal.model import AbscopalModel  # noqa: E402
 from abscopal.streams import replicate_seed  # noqa: E402
@@ -79,33 +85,63 @@ def repetition(arm: str, end_day: float) -> dict:
     }
 
 
+def numpy_repetition(arm: str, end_day: float) -> dict:
+    """One repetition on the numpy code: this script in a fresh process with ABSCOPAL_NUMBA=0; its JSON line."""
+    done = subprocess.run([sys.executable, __file__, "--arm", arm, "--end-day", str(end_day), "--repetitions", "1"],
+                          env={**os.environ, "ABSCOPAL_NUMBA": "0"}, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def warm_up(arm: str) -> None:
+    """Load the compiled kernels (compile them on first use) with a one-day run, outside the timing."""
+    cfg = load_config(Path(__file__).with_name("cryo_checkpoint.toml"), ["experiment.start_day=0", "experiment.end_day=1",
+                                                                         "experiment.readout_day=1"])
+    exp = resolve(cfg)
+    AbscopalModel(exp.arms[arm], exp.settings, replicate_seed(exp.settings["seed"], 0)).run(1.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arm", default="cryo_anti_pd1")
     parser.add_argument("--end-day", type=float, default=60.0)
     parser.add_argument("--repetitions", type=int, default=3)
     args = parser.parse_args()
+    kernels = compiled.KERNELS is not None
+    if kernels:
+        warm_up(args.arm)
     reps = []
     for i in range(args.repetitions):
         r = repetition(args.arm, args.end_day)
+        if kernels:
+            numpy_run = numpy_repetition(args.arm, args.end_day)
+            r |= {"numpy_run_wall_s": numpy_run["run_wall_s"], "numpy_run_cpu_s": numpy_run["run_cpu_s"],
+                  "kernel_speedup": numpy_run["run_cpu_s"] / r["run_cpu_s"]}
         reps.append(r)
         print(f"repetition {i + 1}: run {r['run_wall_s']:.2f} s, {r['cell_updates_per_s']:.3g} tumour-cell updates/s; "
-              f"Schelling {r['mesa_schelling_agent_steps_per_s']:.3g} agent-steps/s; ratio {r['ratio']:.0f}x")
-    median = {k: statistics.median(r[k] for r in reps)
-              for k in ("run_wall_s", "run_cpu_s", "cell_updates_per_s", "t_cell_updates_per_s", "mesa_schelling_agent_steps_per_s",
-                        "ratio")}
-    run = {**reps[0], **median}
+              f"Schelling {r['mesa_schelling_agent_steps_per_s']:.3g} agent-steps/s; ratio {r['ratio']:.0f}x"
+              + (f"; numpy code {r['numpy_run_wall_s']:.2f} s" if kernels else ""))
+    timed = ["run_wall_s", "run_cpu_s", "cell_updates_per_s", "t_cell_updates_per_s", "mesa_schelling_agent_steps_per_s",
+             "ratio"] + (["numpy_run_wall_s", "numpy_run_cpu_s", "kernel_speedup"] if kernels else [])
+    median = {k: statistics.median(r[k] for r in reps) for k in timed}
+    run = {**reps[0], **median, "kernels": "numba" if kernels else "numpy"}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     print(f"abscopal: one run of arm {run['arm']} over {run['days']:g} days took {run['run_wall_s']:.2f} s "
           f"({run['run_cpu_s']:.2f} s CPU; median of {len(reps)}): {run['cell_updates_per_s']:.3g} tumour-cell updates/s, "
           f"{run['t_cell_updates_per_s']:.3g} T-cell updates/s")
+    if kernels:
+        print(f"on the numpy code (ABSCOPAL_NUMBA=0) the same run took {run['numpy_run_wall_s']:.2f} s "
+              f"({run['numpy_run_cpu_s']:.2f} s CPU): the compiled kernels are {run['kernel_speedup']:.2f}x faster "
+              "(CPU time, median of per-repetition ratios)")
+    else:
+        print("compiled kernels off (numba not installed, or ABSCOPAL_NUMBA=0): the numpy code ran")
     print(f"mesa Schelling 100x100 ({run['mesa_schelling_agents']} agents): "
           f"{run['mesa_schelling_agent_steps_per_s']:.3g} agent-steps/s")
     print(f"ratio {run['ratio']:.0f}x (median of per-repetition ratios), peak memory {peak_mb:.0f} MB")
     out = {**run, "repetitions": len(reps), "ratios": [round(r["ratio"], 1) for r in reps],
            "peak_rss_mb": round(peak_mb)}
-    for k in ("run_wall_s", "run_cpu_s", "ratio"):
-        out[k] = round(out[k], 2)
+    for k in ("run_wall_s", "run_cpu_s", "ratio", "numpy_run_wall_s", "numpy_run_cpu_s", "kernel_speedup"):
+        if k in out:
+            out[k] = round(out[k], 2)
     for k in ("cell_updates_per_s", "t_cell_updates_per_s", "mesa_schelling_agent_steps_per_s"):
         out[k] = round(out[k])
     print(json.dumps(out))

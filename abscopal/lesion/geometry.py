@@ -13,11 +13,13 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
+from .. import compiled
+
 EMPTY = 0  # the lattice state of a free site (see ``tissue``)
 
 
 @functools.lru_cache(maxsize=8)
-def _offsets_by_distance(radius: float) -> np.ndarray:
+def offsets_by_distance(radius: float) -> np.ndarray:
     """Lattice offsets within ``radius`` sites, nearest first."""
     k = int(math.ceil(radius))
     dr, dc = np.mgrid[-k : k + 1, -k : k + 1]
@@ -34,7 +36,7 @@ def nearest_free(state: np.ndarray, sites: np.ndarray, radius: float) -> tuple[n
 
     Returns (sites, targets) of the cells that have one, as flat indices.
     """
-    off = _offsets_by_distance(radius)
+    off = offsets_by_distance(radius)
     cand = sites[:, None] + (off[:, 0] * state.shape[1] + off[:, 1])
     free = state.ravel()[cand] == EMPTY
     has = free.any(axis=1)
@@ -83,6 +85,8 @@ def _within(mask: np.ndarray, radius: float) -> np.ndarray:
 
 def fill_holes(occupied: np.ndarray) -> np.ndarray:
     """``occupied`` with its holes (empty regions not connected to the array's border) filled."""
+    if compiled.KERNELS is not None:
+        return compiled.KERNELS.fill_holes(occupied)
     labels, _ = ndimage.label(~occupied)
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     outside = np.zeros(labels.max() + 1, bool)

@@ -17,8 +17,9 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from .. import compiled
 from ..odes import hill
-from .geometry import EMPTY, Rim, erode, fill_holes, longest_diameter_mm, nearest_free
+from .geometry import EMPTY, Rim, erode, fill_holes, longest_diameter_mm, nearest_free, offsets_by_distance
 
 LIVE, NECROTIC, APOPTOTIC = 1, 2, 3
 
@@ -149,6 +150,10 @@ class Tissue:
         state, ant, pdl = self.state.reshape(-1), self.antigenicity.reshape(-1), self.pd_l1.reshape(-1)
         dmg, dmg_damp = self.lethal_damage.reshape(-1), self.damage_damp_yield.reshape(-1)
         baseline = self.params["tumour"]["pd_l1_baseline"]
+        if compiled.KERNELS is not None:
+            off = offsets_by_distance(rim_sites)
+            return compiled.KERNELS.divide(local.reshape(-1), width, k, sites, times, off[:, 0] * width + off[:, 1],
+                                           state, ant, pdl, dmg, dmg_damp, rs.start, cs.start, n, baseline)
         divided, when = [], []
         # Several cells may push toward the same free site: the first takes it, the others take the
         # nearest free site still within reach, as they would one after the other in continuous time.
@@ -254,6 +259,9 @@ class Tissue:
         )  # per field pixel
         f = 1.0 - math.exp(-t["pd_l1_upregulation_per_day"] * dt)
         pd_l1 = self.pd_l1.reshape(-1)
+        if compiled.KERNELS is not None:
+            compiled.KERNELS.relax_pd_l1(pd_l1, live, target.reshape(-1), pixel, f)
+            return
         current = np.take(pd_l1, live)
         relaxed = current + (np.take(target.reshape(-1), np.take(pixel, live)) - current) * f
         pd_l1[live] = relaxed.astype(np.float32)
