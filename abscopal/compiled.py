@@ -1,7 +1,7 @@
 """The switch between the compiled kernels and the numpy code of the lattice's hot loops.
 
 With numba installed (the optional extra ``abscopal[fast]``) the loops of cell division, PD-L1 relaxation and
-T-cell engagement run as compiled kernels (``abscopal.kernels``); without it, or with the environment variable
+hole filling run as compiled kernels (``abscopal.kernels``); without it, or with the environment variable
 ``ABSCOPAL_NUMBA=0``, the numpy code runs. Both give the same numbers bit for bit: the kernels take their random
 numbers from the model's numpy Generators, drawn by the caller in the same order, and use no fast-math.
 ``ABSCOPAL_NUMBA`` is read once, at import: 1 (the default) uses numba where it is installed, 0 never does.

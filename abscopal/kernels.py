@@ -7,13 +7,19 @@ numbers of their own). Compiled on first use and cached on disk (``cache=True``)
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit
+
+#: numba caches a kernel beside its source file; imported from a zip (a wheel on sys.path) there is no such file, and
+#: each process compiles its kernels once instead.
+CACHE = os.path.isfile(__file__)
 
 LIVE = 1  # as in lesion.tissue; kept here so the kernels need no import of the model
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def divide(local, width, k, sites, times, offsets, state, ant, pdl, dmg, dmg_damp, r0, c0, n, baseline):
     """``Tissue._divide`` compiled: cells at ``sites`` (flat indices of ``local``, the window with a border ``k``
     sites deep, ``width`` wide) divide in their order into the nearest free site of ``offsets``; returns the
@@ -75,7 +81,7 @@ def divide(local, width, k, sites, times, offsets, state, ant, pdl, dmg, dmg_dam
     return (out // width - k) * (width - 2 * k) + out % width - k, out_times[:n_out]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def relax_pd_l1(pd_l1, live, target, pixel, f):
     """``Tissue.update_pd_l1`` compiled: PD-L1 of the cells at flat ``live`` relaxes by the fraction ``f`` toward
     ``target`` of its field pixel (float64 arithmetic, stored as float32)."""
@@ -84,7 +90,7 @@ def relax_pd_l1(pd_l1, live, target, pixel, f):
         pd_l1[s] = np.float32(current + (target[pixel[s]] - current) * f)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def fill_holes(occupied):
     """``geometry.fill_holes`` compiled: ``occupied`` with the empty sites not 4-connected to the array's border
     (holes) filled, by a flood fill of the outside from the border instead of labelling every empty region."""

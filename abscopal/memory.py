@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import os
 
+from . import compiled
+
 #: Resident memory of a process that has imported abscopal and run a tiny lesion (measured 186 MB; 165 MB before
 #: the execution layer), plus the ~40 MB by which the peak of one run varied between fresh environments
 #: (243-284 MB for two 15 mm lesions in 16 mm domains).
-BASE_MB = 240.0
+#: With the compiled kernels (``abscopal.compiled``), numba's compiler (LLVM) adds to every process that imports
+#: abscopal: measured 116 MB at import and 139 MB at the peak of one run (389 against 250 MB for two 15 mm lesions
+#: in 16 mm domains, ``experiments/memory_calibration.py`` with ``ABSCOPAL_NUMBA`` 1 and 0).
+COMPILER_MB = 140.0
+BASE_MB = 240.0 + (COMPILER_MB if compiled.KERNELS is not None else 0.0)
 #: Peak bytes per lattice site: 20 in per-cell arrays (5 of them radiotherapy's lethal damage), about 45 per
 #: site of tissue in the temporaries of growth and ablation; a lesion may grow to fill its domain (measured 50 at
 #: a disc filling 78 % of it, before the lethal-damage arrays).

@@ -33,9 +33,12 @@ def widget_texts(nb) -> list[str]:
             for w in state.values() if w.get("model_name") == "HTMLModel"]
 
 
-def test_figures_show_in_jupyter_after_a_paper_figure_as_seaborns_do():
+def test_figures_show_in_jupyter_after_a_paper_figure_as_seaborns_do(monkeypatch):
     """A cell that ends with a figure assigned shows it (the inline backend), for the package's figures and for the
-    user's own after them: the paper style's context leaves matplotlib's interactive flag as the backend set it."""
+    user's own after them: the paper style's context leaves matplotlib's interactive flag as the backend set it.
+    The kernel starts without MPLBACKEND, as a user's does (the CLI, run in-process by earlier tests, sets it to Agg
+    for its own figure files, and the kernel would inherit it)."""
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     cells = ["from abscopal import plots\nfig, panels = plots.paper_figure('ab', width='one-column')",
              "fig, panels = plots.paper_figure('a', width='one-column')",
              "import seaborn as sns\ngrid = sns.relplot(x=[1, 2, 3], y=[3, 1, 2])",
