@@ -12,7 +12,7 @@ import pytest
 from conftest import failing, small_config
 
 import abscopal
-from abscopal import runner, store
+from abscopal import memory, runner, store
 from abscopal.cli import main
 from abscopal.config import ConfigError, resolve
 from abscopal.store import FolderError
@@ -397,7 +397,6 @@ def test_plot_names_an_unreadable_snapshot_and_a_sweeps_unreadable_summary(tmp_p
 
 def _room_for_one_worker(monkeypatch) -> float:
     """MemAvailable set to one worker's run plus the driver: the size of a run of ``tiny()``."""
-    from abscopal import memory
 
     run_mb = memory.run_memory_mb(resolve(tiny()).arms["control"])
     monkeypatch.setattr(memory, "available_mb", lambda: memory.pool_memory_mb(run_mb, 1) + 1)
@@ -408,7 +407,7 @@ def test_workers_that_together_need_more_memory_than_available_are_refused_befor
         monkeypatch, tmp_path):
     run_mb = _room_for_one_worker(monkeypatch)
     exp = resolve(tiny())
-    with pytest.raises(ConfigError, match=rf"^workers = 3: 3 workers x {run_mb:,.0f} MB a run \+ 240 MB for the "
+    with pytest.raises(ConfigError, match=rf"^workers = 3: 3 workers x {run_mb:,.0f} MB a run \+ {memory.BASE_MB:,.0f} MB for the "
                                           rf"driver = [\d,]+ MB, the machine has [\d,]+ MB available; expected at "
                                           rf"most 1 worker$"):
         abscopal.run(exp, replicates=1, workers=3, out=tmp_path / "run")
@@ -420,7 +419,6 @@ def test_workers_that_together_need_more_memory_than_available_are_refused_befor
 
 
 def test_too_little_memory_for_even_one_worker_says_to_run_serially(monkeypatch, tmp_path):
-    from abscopal import memory
 
     run_mb = _room_for_one_worker(monkeypatch)
     monkeypatch.setattr(memory, "available_mb", lambda: run_mb + 1)  # one run, but not one beside the driver
